@@ -1,0 +1,23 @@
+# Builds the same addon as CMakeLists.txt with node-gyp: every addon/*.cc and
+# gates/*.S source, listed by the shell so that both builds stay in step.
+{
+  "targets": [
+    {
+      "target_name": "keycell",
+      "sources": [
+        "<!@(ls -1 addon/*.cc gates/*.S)"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "addon"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
+      "ldflags": ["-Wl,-z,noexecstack", "-Wl,-z,now"]
+    }
+  ]
+}

@@ -1,0 +1,22 @@
+/** The `keycell` command line: one module per subcommand under src/cli/. */
+import { Command } from 'commander';
+
+import { registerDoctor } from './cli/doctor.js';
+import { registerGuest } from './cli/guest.js';
+
+const { version } = require('../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('keycell')
+    .description('in-process sandboxes for untrusted native code, isolated by memory protection keys')
+    .version(version)
+    .enablePositionalOptions();
+  registerDoctor(program);
+  registerGuest(program);
+  return program;
+}
+
+/** Runs the command line; resolves once the chosen subcommand has finished. */
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

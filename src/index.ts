@@ -1,0 +1,6 @@
+/**
+ * keycell: in-process sandboxes for untrusted native code, isolated by
+ * memory protection keys. This module is the public API.
+ */
+export { runDoctor, formatDoctor, type DoctorCheck, type DoctorReport } from './doctor.js';
+export { runInGuest, GuestError, KERNELS, type GuestOptions, type GuestResult, type KernelName } from './guest/index.js';
