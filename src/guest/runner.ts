@@ -83,7 +83,11 @@ function commandScript(options: GuestOptions, cwd: string): string {
   for (const [name, value] of Object.entries(guestEnvironment(options))) {
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) lines.push(`export ${name}=${shellQuote(value)}`);
   }
-  lines.push(`exec ${options.command.map(shellQuote).join(' ')}`);
+  // Through a pipe, not the serial console: programs then see no terminal and
+  // print plain lines instead of redrawing progress in place.
+  const status = '/tmp/.keycell-guest-status';
+  lines.push(`{ ${options.command.map(shellQuote).join(' ')} < /dev/null 2>&1; echo $? > ${status}; } | cat`);
+  lines.push(`exit "$(cat ${status})"`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -111,8 +115,8 @@ function initScript(kernel: CachedKernel, shares: string[]): string {
     // A guest without protection keys would make every PKU test meaningless: stop here.
     `if $B grep -qw pku /proc/cpuinfo; then pku=yes; else fail "the guest CPU reports no pku flag"; fi`,
     `echo "${MARK_START} release=$($B uname -r) pku=$pku"`,
-    '$B chroot /mnt /bin/sh /tmp/.keycell-guest-command.sh',
-    `echo "${MARK_EXIT}$?"`,
+    '$B chroot /mnt /bin/busybox sh /tmp/.keycell-guest-command.sh',
+    `rc=$?; echo "${MARK_EXIT}$rc"`,
     '$B sync; $B poweroff -f',
     '',
   ].join('\n');
@@ -215,8 +219,11 @@ function boot(
       return;
     }
     if (exitCode !== null) return;
-    if (line.startsWith(MARK_EXIT)) {
-      exitCode = Number(line.slice(MARK_EXIT.length));
+    const exit = new RegExp(`${MARK_EXIT}(\\d+)`).exec(line);
+    if (exit) {
+      const before = line.slice(0, exit.index);
+      if (before.trim()) output(before);
+      exitCode = Number(exit[1]);
       return;
     }
     if (/^\[\s*\d+\.\d+\]/.test(line)) return; // kernel log line
