@@ -109,7 +109,6 @@ function initScript(kernel: CachedKernel, shares: string[]): string {
     '$B mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /mnt || fail "cannot mount the overlay"',
     '$B mount -t proc proc /mnt/proc; $B mount -t sysfs sys /mnt/sys; $B mount -t devtmpfs dev /mnt/dev',
     '$B mkdir -p /mnt/dev/pts /mnt/dev/shm; $B mount -t devpts devpts /mnt/dev/pts; $B mount -t tmpfs shm /mnt/dev/shm',
-    '$B mount -t tmpfs tmp /mnt/tmp',
     ...shareMounts,
     '$B cp /command.sh /mnt/tmp/.keycell-guest-command.sh',
     // A guest without protection keys would make every PKU test meaningless: stop here.
