@@ -1,11 +1,13 @@
 # Builds the same addon as CMakeLists.txt with node-gyp: every addon/*.cc and
-# gates/*.S source, listed by the shell so that both builds stay in step.
+# gates/*.S source, listed by the shell so that both builds stay in step, plus
+# the benchmark target library.
 {
   "targets": [
     {
       "target_name": "keycell",
       "sources": [
-        "<!@(ls -1 addon/*.cc gates/*.S)"
+        "<!@(ls -1 addon/*.cc gates/*.S)",
+        "addon/bench-target/bench_target.c"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -18,6 +20,14 @@
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
       "ldflags": ["-Wl,-z,noexecstack", "-Wl,-z,now"]
+    },
+    {
+      "target_name": "keycell-bench-target",
+      "type": "shared_library",
+      "product_name": "keycell-bench-target",
+      "product_extension": "so",
+      "sources": ["addon/bench-target/bench_target.c"],
+      "ldflags": ["-nostdlib", "-Wl,-z,noexecstack"]
     }
   ]
 }

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 namespace keycell {
+void InitBench(Napi::Env env, Napi::Object exports);
 void InitCpuFeatures(Napi::Env env, Napi::Object exports);
 void InitSelftest(Napi::Env env, Napi::Object exports);
 }  // namespace keycell
@@ -9,6 +10,7 @@ void InitSelftest(Napi::Env env, Napi::Object exports);
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  keycell::InitBench(env, exports);
   keycell::InitCpuFeatures(env, exports);
   keycell::InitSelftest(env, exports);
   return exports;

@@ -1,6 +1,7 @@
 /** The `keycell` command line: one module per subcommand under src/cli/. */
 import { Command } from 'commander';
 
+import { registerBench } from './cli/bench.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerGuest } from './cli/guest.js';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description('in-process sandboxes for untrusted native code, isolated by memory protection keys')
     .version(version)
     .enablePositionalOptions();
+  registerBench(program);
   registerDoctor(program);
   registerGuest(program);
   return program;

@@ -24,6 +24,8 @@ export interface PkruRoundTrip {
 
 export interface NativeAddon {
   probe(): NativeProbe;
+  /** The benchmark target's functions behind plain Node-API calls (no isolation). */
+  bench: { empty(): number; sum(data: Uint8Array): number };
   selftest: {
     pkruRead(): number;
     pkruRoundTrip(value: number): PkruRoundTrip;

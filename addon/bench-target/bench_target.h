@@ -1,0 +1,16 @@
+/* Declarations of the benchmark target library (bench_target.c). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int keycell_bench_empty(void);
+uint32_t keycell_bench_sum(const uint8_t *data, size_t length);
+
+#ifdef __cplusplus
+}
+#endif
