@@ -1,6 +1,6 @@
 # Builds the same addon as CMakeLists.txt with node-gyp: every addon/*.cc and
 # gates/*.S source, listed by the shell so that both builds stay in step, plus
-# the benchmark target library.
+# the sandbox-side runtime and the benchmark target library.
 {
   "targets": [
     {
@@ -20,6 +20,22 @@
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions"],
       "ldflags": ["-Wl,-z,noexecstack", "-Wl,-z,now"]
+    },
+    {
+      "target_name": "keycell-runtime",
+      "type": "shared_library",
+      "product_name": "keycell-runtime",
+      "product_extension": "so",
+      "sources": ["<!@(ls -1 runtime/*.c)"],
+      "cflags": [
+        "-std=c11", "-O2", "-Wall", "-Wextra", "-ffreestanding", "-fno-builtin",
+        "-fno-stack-protector", "-fno-tree-loop-distribute-patterns", "-fvisibility=hidden",
+        "-fno-asynchronous-unwind-tables"
+      ],
+      "ldflags": [
+        "-nostdlib", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,relro", "-Wl,-z,noexecstack",
+        "-Wl,--no-undefined"
+      ]
     },
     {
       "target_name": "keycell-bench-target",

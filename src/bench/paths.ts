@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { addonPath, native } from '../native.js';
 
 /** The benchmark target as a standalone shared library (for koffi and for domains). */
-export const benchTargetPath = path.join(path.dirname(addonPath), 'libkeycell-bench-target.so');
+export const benchTargetPath = path.join(path.dirname(addonPath), 'keycell-bench-target.so');
 
 export interface CallPath {
   /** Row label, e.g. "plain N-API call". */

@@ -36,7 +36,7 @@ describe('both addon builds', () => {
 
   test('binding.gyp builds the same sources with node-gyp, and that build loads', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keycell-gyp-'));
-    for (const entry of ['addon', 'gates', 'binding.gyp', 'package.json']) {
+    for (const entry of ['addon', 'gates', 'runtime', 'binding.gyp', 'package.json']) {
       fs.cpSync(path.join(packageRoot, entry), path.join(dir, entry), { recursive: true });
     }
     fs.symlinkSync(path.join(packageRoot, 'node_modules'), path.join(dir, 'node_modules'));
@@ -48,6 +48,9 @@ describe('both addon builds', () => {
     const build = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
 
+    for (const library of ['keycell-runtime.so', 'keycell-bench-target.so']) {
+      expect(fs.existsSync(path.join(dir, 'build', 'Release', library)), library).toBe(true);
+    }
     const built = path.join(dir, 'build', 'Release', 'keycell.node');
     const load = node(['-e', `const m={exports:{}};process.dlopen(m,${JSON.stringify(built)});console.log(Object.keys(m.exports).join())`]);
     expect(load.stderr).toBe('');
