@@ -4,6 +4,7 @@
 namespace keycell {
 void InitBench(Napi::Env env, Napi::Object exports);
 void InitCpuFeatures(Napi::Env env, Napi::Object exports);
+void InitPolicy(Napi::Env env, Napi::Object exports);
 void InitSelftest(Napi::Env env, Napi::Object exports);
 }  // namespace keycell
 
@@ -12,6 +13,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keycell::InitBench(env, exports);
   keycell::InitCpuFeatures(env, exports);
+  keycell::InitPolicy(env, exports);
   keycell::InitSelftest(env, exports);
   return exports;
 }

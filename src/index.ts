@@ -4,3 +4,14 @@
  */
 export { runDoctor, formatDoctor, type DoctorCheck, type DoctorReport } from './doctor.js';
 export { runInGuest, GuestError, KERNELS, type GuestOptions, type GuestResult, type KernelName } from './guest/index.js';
+export {
+  compilePolicy,
+  proposePolicy,
+  PolicyError,
+  PRESETS as POLICY_PRESETS,
+  type CompiledPolicy,
+  type PolicySpec,
+  type PresetName,
+  type SyscallRule,
+  type SyscallEvent,
+} from './policy/index.js';

@@ -22,7 +22,34 @@ export interface PkruRoundTrip {
   after: number;
 }
 
+/** A system call as the policy decision sees it. */
+export interface SyscallRequest {
+  nr: number;
+  args: (number | bigint)[];
+}
+
+/** The calling domain as the policy decision sees it. */
+export interface PolicyContext {
+  ranges: [number | bigint, number | bigint][];
+  ownFds: number[];
+  cwd?: string;
+  /** NUL-terminated strings in domain memory, by address. */
+  strings: Record<string, string>;
+}
+
+export interface PolicyDecision {
+  allowed: boolean;
+  errno: number;
+  reason: string;
+  path: string | null;
+}
+
 export interface NativeAddon {
+  policy: {
+    /** System calls no policy can allow, with the reason. */
+    alwaysDenied(): { nr: number; reason: string }[];
+    decide(table: Uint8Array, request: SyscallRequest, context: PolicyContext): PolicyDecision;
+  };
   probe(): NativeProbe;
   /** The benchmark target's functions behind plain Node-API calls (no isolation). */
   bench: { empty(): number; sum(data: Uint8Array): number };
