@@ -4,3 +4,5 @@
  */
 export { runDoctor, formatDoctor, type DoctorCheck, type DoctorReport } from './doctor.js';
 export { runInGuest, GuestError, KERNELS, type GuestOptions, type GuestResult, type KernelName } from './guest/index.js';
+export { KeycellError, ScanError, type ScanErrorCode } from './errors.js';
+export * from './scanner/index.js';
