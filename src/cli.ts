@@ -1,8 +1,10 @@
 /** The `keycell` command line: one module per subcommand under src/cli/. */
 import { Command } from 'commander';
 
+import { registerAudit } from './cli/audit.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerGuest } from './cli/guest.js';
+import { registerScan } from './cli/scan.js';
 
 const { version } = require('../package.json') as { version: string };
 
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .enablePositionalOptions();
   registerDoctor(program);
   registerGuest(program);
+  registerScan(program);
+  registerAudit(program);
   return program;
 }
 

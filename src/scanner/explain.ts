@@ -81,7 +81,8 @@ export class Explainer {
     if (this.map?.hasSections && !section?.code) return finding;
 
     const anchor = this.anchorFor(region, address, section?.start ?? null);
-    const sweep = this.sweep(region, anchor.address, address);
+    const sectionEnd = section ? section.end - region.address : region.bytes.length;
+    const sweep = this.sweep(region, anchor.address, address, sectionEnd);
     const container = sweep.holding;
     finding.anchor = anchor;
     finding.context = sweep.context.map(contextOf);
@@ -119,10 +120,12 @@ export class Explainer {
 
   /**
    * Decodes linearly from `from` until CONTEXT instructions past the one
-   * holding `address`; returns that instruction and the context around it.
+   * holding `address`, or until `limit` (an offset in the region: the end of
+   * the code section); returns that instruction and the context around it.
    */
-  private sweep(region: CodeRegion, from: number, address: number) {
-    const end = Math.min(region.bytes.length, address - region.address + CONTEXT * MAX_INSTRUCTION + 16);
+  private sweep(region: CodeRegion, from: number, address: number, limit: number) {
+    const wanted = address - region.address + (CONTEXT + 1) * MAX_INSTRUCTION;
+    const end = Math.min(region.bytes.length, Math.max(limit, address - region.address + 1), wanted);
     const before: Decoded[] = [];
     const after: Decoded[] = [];
     let holding: Decoded | null = null;
@@ -134,7 +137,7 @@ export class Explainer {
         region.bytes.subarray(at, windowEnd),
         region.address + at,
       );
-      const next = decoded.length > 0 ? decoded[decoded.length - 1].address + decoded[decoded.length - 1].size - region.address : at;
+      const next = decoded.length > 0 ? endOf(decoded[decoded.length - 1]) - region.address : at;
       // Capstone stops at the first undecodable byte. Near the window's end
       // that is a cut instruction, decoded again by the next window; anywhere
       // else it is a byte no instruction starts with: step over it.
@@ -153,12 +156,17 @@ export class Explainer {
         }
       }
       const last = decoded[decoded.length - 1];
-      const advanced = last ? last.address + last.size - region.address : at;
+      const advanced = last ? endOf(last) - region.address : at;
       if (advanced <= at) break;
       at = advanced;
     }
     return { holding, context: [...before, ...(holding ? [holding] : []), ...after] };
   }
+}
+
+/** Returns the address just past an instruction. */
+function endOf(instruction: Instruction): number {
+  return instruction.address + instruction.size;
 }
 
 /** Returns a one-byte placeholder for a byte Capstone would not decode. */
