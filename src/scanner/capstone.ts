@@ -4,9 +4,10 @@
  * capstone-wasm ships its types for the `import` condition only, so under
  * Node16 module resolution TypeScript cannot see them from CommonJS; this
  * file states the small part of its API keycell uses instead. Its WebAssembly
- * heap is fixed at 16 MiB, so one call decodes at most `MAX_WINDOW` bytes, and
- * it stops without a word at the first byte sequence it cannot decode: the
- * caller sees that as a list that ends early.
+ * heap is fixed at 16 MiB, so one call decodes at most `MAX_WINDOW` bytes. It
+ * stops without a word at the first byte sequence it cannot decode, and
+ * throws when that is the very first one; both reach the caller here as a
+ * list that ends early, possibly empty.
  */
 
 /** One instruction as capstone-wasm returns it. */
@@ -30,6 +31,9 @@ interface CapstoneModule {
 }
 
 const capstone = require('capstone-wasm') as CapstoneModule;
+
+/** How capstone-wasm's error message begins when not even one instruction decodes. */
+const NOTHING_DECODED = 'Failed to disassemble';
 
 /** Bytes passed to one decode call: well inside the fixed WebAssembly heap. */
 export const MAX_WINDOW = 32 * 1024;
@@ -57,7 +61,14 @@ export class Disassembler {
     if (bytes.length > MAX_WINDOW) {
       throw new RangeError(`decode window of ${bytes.length} bytes exceeds ${MAX_WINDOW}`);
     }
-    return this.handle.disasm(bytes, { address, count }).map((raw) => ({
+    let decoded: CapstoneInstruction[];
+    try {
+      decoded = this.handle.disasm(bytes, { address, count });
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith(NOTHING_DECODED)) return [];
+      throw error;
+    }
+    return decoded.map((raw) => ({
       address: Number(raw.address),
       size: raw.size,
       bytes: raw.bytes,
@@ -72,7 +83,14 @@ let loading: Promise<Disassembler> | undefined;
 /** Resolves to the process-wide decoder, compiling the WebAssembly module on first use. */
 export function loadDisassembler(): Promise<Disassembler> {
   loading ??= capstone.loadCapstone().then(
-    () => new Disassembler(new capstone.Capstone(capstone.Const.CS_ARCH_X86, capstone.Const.CS_MODE_64)),
+    () => {
+      const { CS_ARCH_X86, CS_MODE_64 } = capstone.Const;
+      return new Disassembler(new capstone.Capstone(CS_ARCH_X86, CS_MODE_64));
+    },
+    (error: unknown) => {
+      loading = undefined; // let a later call try again
+      throw error;
+    },
   );
   return loading;
 }
