@@ -76,13 +76,16 @@ export class ScanError extends KeycellError {
   static refused(file: string, findings: readonly Finding[]): ScanError {
     const shown = findings.slice(0, 3).map(describeBriefly).join('; ');
     const more = findings.length > 3 ? `; and ${findings.length - 3} more` : '';
-    const count = `${findings.length} forbidden instruction pattern${findings.length === 1 ? '' : 's'}`;
+    const plural = findings.length === 1 ? '' : 's';
+    const count = `${findings.length} forbidden instruction pattern${plural}`;
     return new ScanError('FINDINGS', file, `${file}: ${count}: ${shown}${more}`, { findings });
   }
 }
 
 /** Returns e.g. `wrpkru at 0x1352 in pkey_set+0x32`. */
 function describeBriefly(finding: Finding): string {
-  const where = finding.symbol ? ` in ${finding.symbol.name}+0x${finding.symbol.offset.toString(16)}` : '';
+  const where = finding.symbol
+    ? ` in ${finding.symbol.name}+0x${finding.symbol.offset.toString(16)}`
+    : '';
   return `${finding.kind} at 0x${finding.address.toString(16)}${where}`;
 }

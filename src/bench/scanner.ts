@@ -33,7 +33,10 @@ async function main(): Promise<void> {
   for (const target of TARGETS) {
     const bytes = fs.readFileSync(target);
     const regions = executableRegions(parseElf(bytes, target));
-    codeBytes.set(target, regions.reduce((sum, region) => sum + region.bytes.length, 0));
+    codeBytes.set(
+      target,
+      regions.reduce((sum, region) => sum + region.bytes.length, 0),
+    );
     bench.add(`${target}|search`, () => {
       for (const region of regions) findPatterns(region.bytes);
     });
@@ -46,7 +49,8 @@ async function main(): Promise<void> {
   const rows: Row[] = bench.tasks.map((task) => {
     const [target, name] = task.name.split('|');
     const result = task.result;
-    if (result.state !== 'completed') throw new Error(`${task.name} did not complete: ${result.state}`);
+    if (result.state !== 'completed')
+      throw new Error(`${task.name} did not complete: ${result.state}`);
     const megabytes = codeBytes.get(target)! / 1e6;
     const mean = result.latency.mean;
     return {

@@ -5,7 +5,13 @@
  */
 import type { Command } from 'commander';
 
-import { collectTargets, formatScanReport, scanFile, summarize, type FileReport } from '../scanner/index.js';
+import {
+  collectTargets,
+  formatScanReport,
+  scanFile,
+  summarize,
+  type FileReport,
+} from '../scanner/index.js';
 
 /** Past this many files, progress goes to stderr even when it is not a terminal. */
 const MANY_FILES = 200;
@@ -13,8 +19,13 @@ const MANY_FILES = 200;
 export function registerScan(program: Command): void {
   program
     .command('scan')
-    .description('search x86-64 ELF files for WRPKRU, XRSTOR, WRFSBASE and WRGSBASE at every byte offset')
-    .argument('<paths...>', 'files or directories (directories are walked; non-ELF files are passed over)')
+    .description(
+      'search x86-64 ELF files for WRPKRU, XRSTOR, WRFSBASE and WRGSBASE at every byte offset',
+    )
+    .argument(
+      '<paths...>',
+      'files or directories (directories are walked; non-ELF files are passed over)',
+    )
     .option('--json', 'print the report as JSON')
     .action(async (paths: string[], options: { json?: boolean }) => {
       const targets = collectTargets(paths);
@@ -27,7 +38,9 @@ export function registerScan(program: Command): void {
       progress.done();
 
       const report = summarize(files);
-      process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : formatScanReport(report)}\n`);
+      process.stdout.write(
+        `${options.json ? JSON.stringify(report, null, 2) : formatScanReport(report)}\n`,
+      );
       process.exitCode = report.summary.errors > 0 ? 2 : report.summary.findings > 0 ? 1 : 0;
     });
 }
@@ -36,7 +49,9 @@ export function registerScan(program: Command): void {
  * Returns a progress callback: a rewritten line on a terminal, a line every
  * hundred files otherwise, and nothing at all for short runs off a terminal.
  */
-function progressReporter(total: number): ((done: number, file: string) => void) & { done(): void } {
+function progressReporter(
+  total: number,
+): ((done: number, file: string) => void) & { done(): void } {
   const terminal = process.stderr.isTTY === true;
   const enabled = terminal || total >= MANY_FILES;
   const report = (done: number, file: string) => {

@@ -125,7 +125,10 @@ export async function auditProcess(): Promise<AuditReport> {
 function readMapping(memory: number, mapping: Mapping, report: AuditReport): CodeRegion | null {
   if (!Number.isSafeInteger(mapping.end)) {
     // Only the legacy [vsyscall] page lives up there; the kernel emulates it and it cannot be read.
-    report.unreadable.push({ mapping: mappingName(mapping), reason: 'above the addresses /proc/self/mem serves' });
+    report.unreadable.push({
+      mapping: mappingName(mapping),
+      reason: 'above the addresses /proc/self/mem serves',
+    });
     return null;
   }
   const bytes = Buffer.allocUnsafe(mapping.end - mapping.start);
@@ -221,13 +224,20 @@ function checkAfterWrite(
 
   const compare = rest[next];
   const branch = rest[next + 1];
-  if (!compare || !branch || !/^cmp eax, /.test(compare.text) || branch.mnemonic !== 'jne') return null;
+  if (!compare || !branch || !/^cmp eax, /.test(compare.text) || branch.mnemonic !== 'jne')
+    return null;
   const target = Number(branch.text.slice('jne '.length));
   if (!Number.isSafeInteger(target) || target < region.address) return null;
   const targetOffset = target - region.address;
   if (targetOffset >= region.bytes.length) return null;
-  const trap = disassembler.decode(region.bytes.subarray(targetOffset, targetOffset + 4), target, 1)[0];
+  const trap = disassembler.decode(
+    region.bytes.subarray(targetOffset, targetOffset + 4),
+    target,
+    1,
+  )[0];
   if (trap?.mnemonic !== 'ud2') return null;
-  return `${reread ? 'PKRU is read back and ' : 'EAX is '}compared (\`${compare.text}\`) ` +
-    `and a mismatch branches to ud2 at 0x${target.toString(16)}`;
+  return (
+    `${reread ? 'PKRU is read back and ' : 'EAX is '}compared (\`${compare.text}\`) ` +
+    `and a mismatch branches to ud2 at 0x${target.toString(16)}`
+  );
 }

@@ -110,7 +110,8 @@ class Reader {
   require(offset: number, length: number, what: string): void {
     if (offset < 0 || length < 0 || offset + length > this.bytes.length) {
       throw this.defect(
-        `${what} (${hex(offset)}, ${length} bytes) lies outside the file (${this.bytes.length} bytes)`,
+        `${what} (${hex(offset)}, ${length} bytes) lies outside the file ` +
+          `(${this.bytes.length} bytes)`,
       );
     }
   }
@@ -144,10 +145,14 @@ class Reader {
   /** Returns the NUL-terminated string at `offset` inside the table [start, end). */
   string(start: number, end: number, offset: number, what: string): string {
     const at = start + offset;
-    if (offset < 0 || at >= end) throw this.defect(`${what} name offset ${hex(offset)} is outside its string table`);
+    if (offset < 0 || at >= end)
+      throw this.defect(`${what} name offset ${hex(offset)} is outside its string table`);
     const terminator = this.bytes.indexOf(0, at);
-    if (terminator < 0 || terminator >= end) throw this.defect(`${what} name is not terminated inside its string table`);
-    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, terminator - at).toString('latin1');
+    if (terminator < 0 || terminator >= end)
+      throw this.defect(`${what} name is not terminated inside its string table`);
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, terminator - at).toString(
+      'latin1',
+    );
   }
 }
 
@@ -177,7 +182,10 @@ export function parseElf(bytes: Uint8Array, file: string): ElfImage {
 
 /** Returns true when the bytes begin with the ELF magic number. */
 export function looksLikeElf(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ELF_MAGIC;
+  return (
+    bytes.length >= 4 &&
+    new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ELF_MAGIC
+  );
 }
 
 /** Checks e_ident, e_machine and e_type; returns the kind of file. */
@@ -193,11 +201,15 @@ function readIdentity(reader: Reader): ElfImage['type'] {
   if (reader.u8(5) !== ELFDATA2LSB) throw ScanError.unsupported(reader.file, 'big-endian ELF');
 
   const machine = reader.u16(18);
-  if (machine !== EM_X86_64) throw ScanError.unsupported(reader.file, `machine ${machine}, not x86-64 (62)`);
+  if (machine !== EM_X86_64)
+    throw ScanError.unsupported(reader.file, `machine ${machine}, not x86-64 (62)`);
   const type = reader.u16(16);
   if (type === ET_EXEC) return 'executable';
   if (type === ET_DYN) return 'shared';
-  throw ScanError.unsupported(reader.file, `ELF type ${type}, neither an executable nor a shared object`);
+  throw ScanError.unsupported(
+    reader.file,
+    `ELF type ${type}, neither an executable nor a shared object`,
+  );
 }
 
 /** Reads the program header table and returns its PT_LOAD entries. */
@@ -206,8 +218,10 @@ function readSegments(reader: Reader): ElfSegment[] {
   const entrySize = reader.u16(54);
   const count = reader.u16(56);
   if (count === 0) throw reader.defect('no program headers, so nothing would be loaded');
-  if (count === 0xffff) throw reader.defect('program header count in section 0 (PN_XNUM) is not supported');
-  if (entrySize !== PHDR_SIZE) throw reader.defect(`program header size is ${entrySize}, not ${PHDR_SIZE}`);
+  if (count === 0xffff)
+    throw reader.defect('program header count in section 0 (PN_XNUM) is not supported');
+  if (entrySize !== PHDR_SIZE)
+    throw reader.defect(`program header size is ${entrySize}, not ${PHDR_SIZE}`);
   reader.require(tableOffset, count * PHDR_SIZE, 'program header table');
 
   const segments: ElfSegment[] = [];
@@ -225,13 +239,19 @@ function readSegments(reader: Reader): ElfSegment[] {
     };
     reader.require(segment.fileOffset, segment.fileSize, `${what} contents`);
     if (segment.fileSize > segment.memorySize) {
-      throw reader.defect(`${what} has more bytes in the file (${segment.fileSize}) than in memory (${segment.memorySize})`);
+      throw reader.defect(
+        `${what} has more bytes in the file (${segment.fileSize}) ` +
+          `than in memory (${segment.memorySize})`,
+      );
     }
     if (segment.address + segment.memorySize > Number.MAX_SAFE_INTEGER) {
       throw reader.defect(`${what} ends past the largest address keycell handles`);
     }
     if ((segment.fileOffset - segment.address) % PAGE_SIZE !== 0) {
-      throw reader.defect(`${what} file offset ${hex(segment.fileOffset)} and address ${hex(segment.address)} differ within a page, so it cannot be mapped`);
+      throw reader.defect(
+        `${what} file offset ${hex(segment.fileOffset)} and address ${hex(segment.address)} ` +
+          'differ within a page, so it cannot be mapped',
+      );
     }
     segments.push(segment);
   }
@@ -246,9 +266,13 @@ function readSections(reader: Reader): ElfSection[] {
   const count = reader.u16(60);
   const namesIndex = reader.u16(62);
   if (tableOffset === 0 || count === 0) return [];
-  if (entrySize !== SHDR_SIZE) throw reader.defect(`section header size is ${entrySize}, not ${SHDR_SIZE}`);
+  if (entrySize !== SHDR_SIZE)
+    throw reader.defect(`section header size is ${entrySize}, not ${SHDR_SIZE}`);
   reader.require(tableOffset, count * SHDR_SIZE, 'section header table');
-  if (namesIndex >= count) throw reader.defect(`section name table index ${namesIndex} is not below the section count ${count}`);
+  if (namesIndex >= count)
+    throw reader.defect(
+      `section name table index ${namesIndex} is not below the section count ${count}`,
+    );
 
   const header = (index: number) => tableOffset + index * SHDR_SIZE;
   const namesAt = header(namesIndex);
@@ -280,7 +304,9 @@ function readSections(reader: Reader): ElfSection[] {
 
 /** Reads .symtab and .dynsym into one table sorted by address. */
 function readSymbols(reader: Reader, sections: ElfSection[]): SymbolTable {
-  const tables = sections.filter((section) => section.type === SHT_SYMTAB || section.type === SHT_DYNSYM);
+  const tables = sections.filter(
+    (section) => section.type === SHT_SYMTAB || section.type === SHT_DYNSYM,
+  );
   const capacity = tables.reduce((sum, table) => sum + Math.floor(table.size / SYM_SIZE), 0);
   const addresses = new Float64Array(capacity);
   const sizes = new Float64Array(capacity);
@@ -325,7 +351,12 @@ function readSymbols(reader: Reader, sections: ElfSection[]): SymbolTable {
       const table = sections[tableOf[order[index]]];
       const strings = sections[table.link];
       const end = strings.fileOffset + strings.size;
-      return reader.string(strings.fileOffset, end, nameOffsets[order[index]], `${table.name} symbol`);
+      return reader.string(
+        strings.fileOffset,
+        end,
+        nameOffsets[order[index]],
+        `${table.name} symbol`,
+      );
     },
   };
 }
@@ -378,12 +409,18 @@ function readFunctionStarts(reader: Reader): Float64Array {
   const tableEncoding = reader.u8(header.offset + 3);
   // DW_EH_PE_sdata4 (any application) for the pointer, udata4 for the count,
   // datarel|sdata4 for the table: what GNU ld and lld write.
-  if (version !== 1 || (pointerEncoding & 0x0f) !== 0x0b || countEncoding !== 0x03 || tableEncoding !== 0x3b) {
+  if (
+    version !== 1 ||
+    (pointerEncoding & 0x0f) !== 0x0b ||
+    countEncoding !== 0x03 ||
+    tableEncoding !== 0x3b
+  ) {
     return empty;
   }
   const entries = reader.u32(header.offset + 8);
   const tableAt = header.offset + 12;
-  if (entries * 8 > header.size - 12) throw reader.defect(`.eh_frame_hdr claims ${entries} entries, more than it holds`);
+  if (entries * 8 > header.size - 12)
+    throw reader.defect(`.eh_frame_hdr claims ${entries} entries, more than it holds`);
 
   const starts = new Float64Array(entries);
   for (let index = 0; index < entries; index++) {

@@ -125,7 +125,11 @@ export class Explainer {
    */
   private sweep(region: CodeRegion, from: number, address: number, limit: number) {
     const wanted = address - region.address + (CONTEXT + 1) * MAX_INSTRUCTION;
-    const end = Math.min(region.bytes.length, Math.max(limit, address - region.address + 1), wanted);
+    const end = Math.min(
+      region.bytes.length,
+      Math.max(limit, address - region.address + 1),
+      wanted,
+    );
     const before: Decoded[] = [];
     const after: Decoded[] = [];
     let holding: Decoded | null = null;
@@ -172,7 +176,14 @@ function endOf(instruction: Instruction): number {
 /** Returns a one-byte placeholder for a byte Capstone would not decode. */
 function invalidByte(region: CodeRegion, offset: number): Decoded {
   const bytes = region.bytes.subarray(offset, offset + 1);
-  return { address: region.address + offset, size: 1, bytes, mnemonic: '(bad)', text: '(bad)', invalid: true };
+  return {
+    address: region.address + offset,
+    size: 1,
+    bytes,
+    mnemonic: '(bad)',
+    text: '(bad)',
+    invalid: true,
+  };
 }
 
 /** Says how a pattern at `address` relates to the instruction that holds its first byte. */

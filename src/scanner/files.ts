@@ -35,7 +35,8 @@ export function collectTargets(paths: readonly string[]): ScanTarget[] {
     for (const entry of entries) {
       const full = path.join(directory, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.isFile() || (entry.isSymbolicLink() && isFile(full))) targets.push({ file: full, named: false });
+      else if (entry.isFile() || (entry.isSymbolicLink() && isFile(full)))
+        targets.push({ file: full, named: false });
     }
   };
   for (const entry of paths) {

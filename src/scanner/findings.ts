@@ -22,13 +22,7 @@ export type FindingKind = 'wrpkru' | 'xrstor' | 'wrfsbase' | 'wrgsbase';
  * - `undecoded`: the bytes before it do not decode, so no instruction holds it.
  */
 export type Classification =
-  | 'intended'
-  | 'spanning'
-  | 'immediate'
-  | 'displacement'
-  | 'opcode'
-  | 'data'
-  | 'undecoded';
+  'intended' | 'spanning' | 'immediate' | 'displacement' | 'opcode' | 'data' | 'undecoded';
 
 /** The nearest symbol at or before a finding. */
 export interface FindingSymbol {

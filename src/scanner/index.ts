@@ -7,7 +7,14 @@ export type {
   FindingSymbol,
   SweepAnchor,
 } from './findings.js';
-export { parseElf, looksLikeElf, type ElfImage, type ElfSegment, type ElfSection, type SymbolTable } from './elf.js';
+export {
+  parseElf,
+  looksLikeElf,
+  type ElfImage,
+  type ElfSegment,
+  type ElfSection,
+  type SymbolTable,
+} from './elf.js';
 export { findPatterns, type PatternHit } from './patterns.js';
 export { elfCodeMap, type CodeMap, type CodeSection } from './code-map.js';
 export type { CodeRegion } from './explain.js';
@@ -28,4 +35,10 @@ export {
   type FileReport,
   type ScanReport,
 } from './report.js';
-export { auditProcess, parseMaps, type AuditReport, type AuditSite, type Mapping } from './audit.js';
+export {
+  auditProcess,
+  parseMaps,
+  type AuditReport,
+  type AuditSite,
+  type Mapping,
+} from './audit.js';

@@ -32,7 +32,8 @@ export const MAX_INSTRUCTION = 15;
 
 /** Legacy prefixes and REX: bytes the CPU accepts before an opcode. */
 const PREFIX = new Uint8Array(256);
-for (const byte of [0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65, 0x66, 0x67]) PREFIX[byte] = 1;
+for (const byte of [0xf0, 0xf2, 0xf3, 0x2e, 0x36, 0x3e, 0x26, 0x64, 0x65, 0x66, 0x67])
+  PREFIX[byte] = 1;
 for (let rex = 0x40; rex <= 0x4f; rex++) PREFIX[rex] = 1;
 
 /**
@@ -44,12 +45,12 @@ export function findPatterns(bytes: Uint8Array, start = 0, end = bytes.length): 
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hits: PatternHit[] = [];
 
-  for (let at = buffer.indexOf(WRPKRU_PREFIX, start); at >= 0 && at + 3 <= end; ) {
+  for (let at = buffer.indexOf(WRPKRU_PREFIX, start); at >= 0 && at + 3 <= end;) {
     if (buffer[at + 2] === WRPKRU_THIRD) hits.push({ kind: 'wrpkru', offset: at, length: 3 });
     at = buffer.indexOf(WRPKRU_PREFIX, at + 1);
   }
 
-  for (let at = buffer.indexOf(GROUP15_PREFIX, start); at >= 0 && at + 3 <= end; ) {
+  for (let at = buffer.indexOf(GROUP15_PREFIX, start); at >= 0 && at + 3 <= end;) {
     const modrm = buffer[at + 2];
     const mod = modrm >> 6;
     const reg = (modrm >> 3) & 7;
@@ -58,7 +59,11 @@ export function findPatterns(bytes: Uint8Array, start = 0, end = bytes.length): 
     } else if (mod === 3 && (reg === 2 || reg === 3)) {
       const prefix = nearestF3(buffer, at, start);
       if (prefix >= 0) {
-        hits.push({ kind: reg === 2 ? 'wrfsbase' : 'wrgsbase', offset: prefix, length: at + 3 - prefix });
+        hits.push({
+          kind: reg === 2 ? 'wrfsbase' : 'wrgsbase',
+          offset: prefix,
+          length: at + 3 - prefix,
+        });
       }
     }
     at = buffer.indexOf(GROUP15_PREFIX, at + 1);

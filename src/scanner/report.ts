@@ -53,7 +53,9 @@ export function describeClassification(finding: Finding): string {
     case 'opcode':
       return `inside the opcode bytes of ${holder}`;
     case 'data':
-      return `in executable bytes outside any code section${finding.section ? ` (${finding.section})` : ''}`;
+      return `in executable bytes outside any code section${
+        finding.section ? ` (${finding.section})` : ''
+      }`;
     case 'undecoded':
       return 'in bytes that do not decode as instructions from the last known boundary';
   }
@@ -76,7 +78,8 @@ export function formatFinding(finding: Finding, indent = '  '): string {
   ].filter(Boolean);
   const lines = [
     `${indent}${finding.kind} at ${hex(finding.address)} (${where.join(', ')})`,
-    `${indent}  ${describeClassification(finding)}; decodes from here as \`${finding.instruction}\``,
+    `${indent}  ${describeClassification(finding)}; ` +
+      `decodes from here as \`${finding.instruction}\``,
   ];
   const holding = finding.context.find(
     (instruction) =>
@@ -86,10 +89,14 @@ export function formatFinding(finding: Finding, indent = '  '): string {
   for (const instruction of finding.context) {
     const mark = instruction === holding ? '>' : ' ';
     const address = hex(instruction.address).padStart(12);
-    lines.push(`${indent}  ${mark} ${address}  ${instruction.bytes.padEnd(22)}  ${instruction.text}`);
+    lines.push(
+      `${indent}  ${mark} ${address}  ${instruction.bytes.padEnd(22)}  ${instruction.text}`,
+    );
   }
   if (finding.anchor?.kind === 'nearby') {
-    lines.push(`${indent}  (decoded from ${hex(finding.anchor.address)}: no function start close by)`);
+    lines.push(
+      `${indent}  (decoded from ${hex(finding.anchor.address)}: no function start close by)`,
+    );
   }
   return lines.join('\n');
 }

@@ -44,7 +44,8 @@ export function executableRegions(image: ElfImage): CodeRegion[] {
     const start = segment.fileOffset - (segment.fileOffset % PAGE_SIZE);
     const fileEnd = segment.fileOffset + segment.fileSize;
     const pageEnd = Math.ceil(fileEnd / PAGE_SIZE) * PAGE_SIZE;
-    const end = segment.memorySize > segment.fileSize ? fileEnd : Math.min(pageEnd, image.bytes.length);
+    const end =
+      segment.memorySize > segment.fileSize ? fileEnd : Math.min(pageEnd, image.bytes.length);
     regions.push({
       bytes: image.bytes.subarray(start, end),
       address: segment.address - (segment.fileOffset - start),
@@ -103,7 +104,8 @@ function seamHits(region: CodeRegion, next: CodeRegion): PatternHit[] {
 /** Scans an ELF file held in memory; throws ScanError when it is malformed. */
 export async function scanElf(bytes: Uint8Array, file: string): Promise<Finding[]> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('scanElf: bytes must be a Uint8Array');
-  if (typeof file !== 'string') throw new TypeError('scanElf: file must be a string naming the bytes');
+  if (typeof file !== 'string')
+    throw new TypeError('scanElf: file must be a string naming the bytes');
   const image = parseElf(bytes, file);
   return findingsIn(executableRegions(image), file, elfCodeMap(image));
 }
@@ -153,7 +155,9 @@ function checkSegmentArguments(
       throw new TypeError(`${caller}: segments[${index}].bytes must be a Uint8Array`);
     }
     if (!Number.isSafeInteger(segment.address) || segment.address < 0) {
-      throw new TypeError(`${caller}: segments[${index}].address must be a non-negative safe integer`);
+      throw new TypeError(
+        `${caller}: segments[${index}].address must be a non-negative safe integer`,
+      );
     }
   }
   return options.file;

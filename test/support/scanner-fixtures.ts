@@ -10,10 +10,17 @@ import path from 'node:path';
 export const fixtureSources = path.resolve(__dirname, '../fixtures/scanner');
 
 /** Compiles `source` (a .c or .S file in the fixture folder) into `<name>.so` in `directory`. */
-export function buildFixture(directory: string, source: string, name: string, flags: string[] = []): string {
+export function buildFixture(
+  directory: string,
+  source: string,
+  name: string,
+  flags: string[] = [],
+): string {
   const output = path.join(directory, `${name}.so`);
   const input = path.join(fixtureSources, source);
-  execFileSync('gcc', ['-shared', '-fPIC', '-O2', ...flags, '-o', output, input], { stdio: 'pipe' });
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', ...flags, '-o', output, input], {
+    stdio: 'pipe',
+  });
   return output;
 }
 

@@ -23,27 +23,42 @@ describe('host audit', () => {
   });
 
   test("glibc's pkey_set is a gadget", () => {
-    const site = report.sites.find((candidate) => candidate.finding.symbol?.name.startsWith('pkey_set'));
-    expect(site).toMatchObject({ verdict: 'gadget', finding: { kind: 'wrpkru', classification: 'intended' } });
+    const site = report.sites.find((candidate) =>
+      candidate.finding.symbol?.name.startsWith('pkey_set'),
+    );
+    expect(site).toMatchObject({
+      verdict: 'gadget',
+      finding: { kind: 'wrpkru', classification: 'intended' },
+    });
     expect(site!.finding.file).toMatch(/libc\.so\.6$/);
   });
 
   test("ld.so's XRSTOR is a gadget", () => {
-    const sites = report.sites.filter((candidate) => /ld-linux-x86-64\.so\.2$/.test(candidate.finding.file));
+    const sites = report.sites.filter((candidate) =>
+      /ld-linux-x86-64\.so\.2$/.test(candidate.finding.file),
+    );
     expect(sites.length).toBeGreaterThanOrEqual(1);
-    expect(sites.every((site) => site.verdict === 'gadget' && site.finding.kind === 'xrstor')).toBe(true);
+    expect(sites.every((site) => site.verdict === 'gadget' && site.finding.kind === 'xrstor')).toBe(
+      true,
+    );
   });
 
   test("node's XRSTOR pattern in a displacement is a gadget", () => {
     const site = report.sites.find(
-      (candidate) => candidate.finding.file === process.execPath && candidate.finding.kind === 'xrstor',
+      (candidate) =>
+        candidate.finding.file === process.execPath && candidate.finding.kind === 'xrstor',
     );
     expect(site).toMatchObject({ verdict: 'gadget', finding: { classification: 'displacement' } });
   });
 
   test("keycell's checked PKRU write is a verified gate", () => {
-    const site = report.sites.find((candidate) => candidate.finding.symbol?.name === 'keycell_pkru_write_checked');
-    expect(site).toMatchObject({ verdict: 'gate', finding: { kind: 'wrpkru', classification: 'intended' } });
+    const site = report.sites.find(
+      (candidate) => candidate.finding.symbol?.name === 'keycell_pkru_write_checked',
+    );
+    expect(site).toMatchObject({
+      verdict: 'gate',
+      finding: { kind: 'wrpkru', classification: 'intended' },
+    });
     expect(site!.reason).toMatch(/ud2/);
   });
 

@@ -52,7 +52,9 @@ describe('keycell scan', () => {
     const { stdout, status } = await run('scan', directory);
     expect(status).toBe(1);
     expect(stdout).toContain('immediate.so: 1 finding');
-    expect(stdout).toMatch(/wrpkru at 0x[0-9a-f]+ \(file offset 0x[0-9a-f]+, in magic_constant\+0x1, \[\.text\]\)/);
+    expect(stdout).toMatch(
+      /wrpkru at 0x[0-9a-f]+ \(file offset 0x[0-9a-f]+, in magic_constant\+0x1, \[\.text\]\)/,
+    );
     expect(stdout).toContain('inside the immediate operand of `mov eax, 0xef010f`');
     expect(stdout).toMatch(/1 finding, 0 errors, 1 skipped/);
   });
@@ -62,11 +64,18 @@ describe('keycell scan', () => {
     expect(status).toBe(1);
     const report = JSON.parse(stdout) as ScanReport;
     expect(report.summary).toMatchObject({ files: 1, findings: 1, errors: 0 });
-    expect(report.files[0].findings[0]).toMatchObject({ kind: 'wrpkru', classification: 'immediate' });
+    expect(report.files[0].findings[0]).toMatchObject({
+      kind: 'wrpkru',
+      classification: 'immediate',
+    });
   });
 
   test('a named file that is not ELF, or is missing, exits 2', async () => {
-    const { stdout, status } = await run('scan', path.join(directory, 'notes.txt'), '/no/such/file');
+    const { stdout, status } = await run(
+      'scan',
+      path.join(directory, 'notes.txt'),
+      '/no/such/file',
+    );
     expect(status).toBe(2);
     expect(stdout).toContain('notes.txt: malformed ELF: no ELF magic number');
     expect(stdout).toMatch(/\/no\/such\/file: cannot read: ENOENT/);

@@ -42,12 +42,18 @@ describe('ELF defects', () => {
     expect(defectOf(new Uint8Array(3)).defect).toBe('no ELF magic number');
     expect(defectOf(TRUE.subarray(0, 40)).defect).toMatch(/shorter than an ELF64 header/);
     expect(defectOf(TRUE.subarray(0, 1000)).defect).toMatch(/lies outside the file/);
-    expect(defectOf(edited((view) => view.setUint16(54, 32, true))).defect).toMatch(/program header size is 32/);
-    expect(defectOf(edited((view) => view.setUint16(56, 0, true))).defect).toMatch(/no program headers/);
+    expect(defectOf(edited((view) => view.setUint16(54, 32, true))).defect).toMatch(
+      /program header size is 32/,
+    );
+    expect(defectOf(edited((view) => view.setUint16(56, 0, true))).defect).toMatch(
+      /no program headers/,
+    );
     expect(defectOf(edited((view) => view.setBigUint64(32, 1n << 60n, true))).defect).toMatch(
       /program header offset \(e_phoff\) is 0x1000000000000000/,
     );
-    expect(defectOf(edited((view) => view.setUint16(62, 999, true))).defect).toMatch(/section name table index 999/);
+    expect(defectOf(edited((view) => view.setUint16(62, 999, true))).defect).toMatch(
+      /section name table index 999/,
+    );
   });
 
   test('other machines and object files are unsupported, not malformed', () => {

@@ -93,7 +93,9 @@ describe('planted patterns', () => {
 
   test('the same .rodata linked into the executable segment is reported as data', async () => {
     const findings = await scan('rodataExecutable');
-    expect(findings.map((finding) => [finding.kind, finding.classification, finding.section])).toEqual([
+    expect(
+      findings.map((finding) => [finding.kind, finding.classification, finding.section]),
+    ).toEqual([
       ['wrpkru', 'data', '.rodata'],
       ['xrstor', 'data', '.rodata'],
     ]);

@@ -68,44 +68,41 @@ afterAll(() => {
 });
 
 describe('fuzzing the ELF reader and the scanner', () => {
-  test(
-    `${CASES_PER_FILE} mutations each of /bin/true and a fixture give findings or a ScanError`,
-    async () => {
-      const outcomes = new Map<string, number>();
-      const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+  const title = `${CASES_PER_FILE} mutations each of /bin/true and a fixture`;
+  test(`${title} give findings or a ScanError`, async () => {
+    const outcomes = new Map<string, number>();
+    const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
 
-      for (const [name, original] of [
-        ['/bin/true', fs.readFileSync('/bin/true')],
-        ['fixture', fixture],
-      ] as const) {
-        const random = generator(name.length * 7919);
-        for (let index = 0; index < CASES_PER_FILE; index++) {
-          const bytes = mutate(original, random);
-          try {
-            const findings = await scanElf(bytes, `${name}#${index}`);
-            // Also walk the lazily parsed tables, which a clean scan never reads.
-            const image = parseElf(bytes, `${name}#${index}`);
-            const symbols = image.symbols();
-            for (let symbol = 0; symbol < symbols.count; symbol++) symbols.name(symbol);
-            image.functionStarts();
-            count(findings.length > 0 ? 'findings' : 'clean');
-          } catch (error) {
-            if (!(error instanceof ScanError)) {
-              throw new Error(`${name} case ${index} threw ${String(error)}`, { cause: error });
-            }
-            count(`ScanError ${error.code}`);
+    for (const [name, original] of [
+      ['/bin/true', fs.readFileSync('/bin/true')],
+      ['fixture', fixture],
+    ] as const) {
+      const random = generator(name.length * 7919);
+      for (let index = 0; index < CASES_PER_FILE; index++) {
+        const bytes = mutate(original, random);
+        try {
+          const findings = await scanElf(bytes, `${name}#${index}`);
+          // Also walk the lazily parsed tables, which a clean scan never reads.
+          const image = parseElf(bytes, `${name}#${index}`);
+          const symbols = image.symbols();
+          for (let symbol = 0; symbol < symbols.count; symbol++) symbols.name(symbol);
+          image.functionStarts();
+          count(findings.length > 0 ? 'findings' : 'clean');
+        } catch (error) {
+          if (!(error instanceof ScanError)) {
+            throw new Error(`${name} case ${index} threw ${String(error)}`, { cause: error });
           }
+          count(`ScanError ${error.code}`);
         }
       }
+    }
 
-      if (process.env.KEYCELL_FUZZ_REPORT) console.log(Object.fromEntries(outcomes));
-      const total = [...outcomes.values()].reduce((sum, value) => sum + value, 0);
-      expect(total).toBe(2 * CASES_PER_FILE);
-      // The mutations must reach both sides: accepted files and each kind of rejection.
-      expect(outcomes.get('clean')).toBeGreaterThan(0);
-      expect(outcomes.get('findings')).toBeGreaterThan(0);
-      expect(outcomes.get('ScanError ELF_MALFORMED')).toBeGreaterThan(0);
-    },
-    60_000,
-  );
+    if (process.env.KEYCELL_FUZZ_REPORT) console.log(Object.fromEntries(outcomes));
+    const total = [...outcomes.values()].reduce((sum, value) => sum + value, 0);
+    expect(total).toBe(2 * CASES_PER_FILE);
+    // The mutations must reach both sides: accepted files and each kind of rejection.
+    expect(outcomes.get('clean')).toBeGreaterThan(0);
+    expect(outcomes.get('findings')).toBeGreaterThan(0);
+    expect(outcomes.get('ScanError ELF_MALFORMED')).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -9,7 +9,8 @@ import { findPatterns } from '../../../src/index.js';
 import { fieldAt, layout } from '../../../src/scanner/x86.js';
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
-const found = (input: Uint8Array) => findPatterns(input).map((hit) => [hit.kind, hit.offset, hit.length]);
+const found = (input: Uint8Array) =>
+  findPatterns(input).map((hit) => [hit.kind, hit.offset, hit.length]);
 
 describe('findPatterns', () => {
   test('WRPKRU at any offset', () => {
@@ -20,7 +21,8 @@ describe('findPatterns', () => {
 
   test('XRSTOR needs ModRM reg 5 and a memory operand, prefixes or not', () => {
     expect(found(bytes(0x0f, 0xae, 0x28))).toEqual([['xrstor', 0, 3]]); // xrstor [rax]
-    expect(found(bytes(0x48, 0x0f, 0xae, 0x6c, 0x24, 0x40))).toEqual([['xrstor', 1, 3]]); // xrstor64
+    // xrstor64 [rsp + 0x40]: the finding sits on the 0F after the REX prefix
+    expect(found(bytes(0x48, 0x0f, 0xae, 0x6c, 0x24, 0x40))).toEqual([['xrstor', 1, 3]]);
     expect(found(bytes(0x66, 0x0f, 0xae, 0xa8, 0, 0, 0, 0))).toEqual([['xrstor', 1, 3]]);
     expect(found(bytes(0x0f, 0xae, 0xe8))).toEqual([]); // lfence: reg 5 but mod 3
     expect(found(bytes(0x0f, 0xae, 0x20))).toEqual([]); // xsave [rax]: reg 4
@@ -47,7 +49,11 @@ describe('instruction layout', () => {
   test('finds displacement and immediate fields', () => {
     // mov eax, 0xef010f: opcode, then a 4-byte immediate
     const move = layout(bytes(0xb8, 0x0f, 0x01, 0xef, 0x00));
-    expect([0, 1, 4].map((offset) => fieldAt(move, offset))).toEqual(['opcode', 'immediate', 'immediate']);
+    expect([0, 1, 4].map((offset) => fieldAt(move, offset))).toEqual([
+      'opcode',
+      'immediate',
+      'immediate',
+    ]);
     // movsd xmm1, [rip + disp32]: prefix, 0F 10, ModRM, displacement
     const load = layout(bytes(0xf2, 0x0f, 0x10, 0x0d, 0x0f, 0xae, 0x28, 0x01));
     expect([0, 1, 3, 4, 7].map((offset) => fieldAt(load, offset))).toEqual([

@@ -22,7 +22,9 @@ const NOP = 0x90;
 describe('scanSegments and assertNoFindings', () => {
   test('clean code passes', async () => {
     const code = new Uint8Array(64).fill(NOP);
-    await expect(assertNoFindings([{ bytes: code, address: 0x10000 }], { file: 'clean' })).resolves.toBeUndefined();
+    await expect(
+      assertNoFindings([{ bytes: code, address: 0x10000 }], { file: 'clean' }),
+    ).resolves.toBeUndefined();
   });
 
   test('a finding refuses the load with a ScanError carrying the findings', async () => {
@@ -41,7 +43,9 @@ describe('scanSegments and assertNoFindings', () => {
       fileOffset: 0x402,
       classification: 'intended',
     });
-    expect(scanError.message).toMatch(/plugin\.so: 1 forbidden instruction pattern: wrpkru at 0x20002/);
+    expect(scanError.message).toMatch(
+      /plugin\.so: 1 forbidden instruction pattern: wrpkru at 0x20002/,
+    );
   });
 
   test('a pattern across two adjacent segments is found', async () => {
@@ -54,24 +58,29 @@ describe('scanSegments and assertNoFindings', () => {
       ],
       { file: 'split' },
     );
-    expect(findings.map((finding) => [finding.kind, finding.address])).toEqual([['xrstor', 0x3003]]);
+    expect(findings.map((finding) => [finding.kind, finding.address])).toEqual([
+      ['xrstor', 0x3003],
+    ]);
   });
 
   test('findings name the symbol from a code map', async () => {
     const image = parseElf(fs.readFileSync('/lib/x86_64-linux-gnu/libc.so.6'), 'libc.so.6');
     const segments = executableRegions(image);
-    const findings = await scanSegments(segments, { file: 'libc.so.6', codeMap: elfCodeMap(image) });
+    const findings = await scanSegments(segments, {
+      file: 'libc.so.6',
+      codeMap: elfCodeMap(image),
+    });
     expect(findings.some((finding) => finding.symbol?.name.startsWith('pkey_set'))).toBe(true);
   });
 
   test('bad arguments are TypeErrors', async () => {
     await expect(scanSegments('code' as never, { file: 'x' })).rejects.toThrow(TypeError);
-    await expect(scanSegments([{ bytes: [1, 2] as never, address: 0 }], { file: 'x' })).rejects.toThrow(
-      /segments\[0\]\.bytes must be a Uint8Array/,
-    );
-    await expect(scanSegments([{ bytes: new Uint8Array(1), address: -1 }], { file: 'x' })).rejects.toThrow(
-      /address/,
-    );
+    await expect(
+      scanSegments([{ bytes: [1, 2] as never, address: 0 }], { file: 'x' }),
+    ).rejects.toThrow(/segments\[0\]\.bytes must be a Uint8Array/);
+    await expect(
+      scanSegments([{ bytes: new Uint8Array(1), address: -1 }], { file: 'x' }),
+    ).rejects.toThrow(/address/);
     await expect(scanSegments([], {} as never)).rejects.toThrow(/options\.file/);
   });
 });

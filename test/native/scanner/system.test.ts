@@ -19,7 +19,11 @@ describe('system binaries', () => {
     const findings = await scanElf(fs.readFileSync(LIBC), LIBC);
     const pkeySet = findings.filter((finding) => finding.symbol?.name.startsWith('pkey_set'));
     expect(pkeySet).toHaveLength(1);
-    expect(pkeySet[0]).toMatchObject({ kind: 'wrpkru', classification: 'intended', section: '.text' });
+    expect(pkeySet[0]).toMatchObject({
+      kind: 'wrpkru',
+      classification: 'intended',
+      section: '.text',
+    });
     const texts = pkeySet[0].context.map((instruction) => instruction.text);
     expect(texts.slice(texts.indexOf('wrpkru'), texts.indexOf('wrpkru') + 3)).toEqual([
       'wrpkru',
