@@ -3,7 +3,7 @@
  * `KeycellError`, carries a stable `code` for programs and structured fields
  * for the facts its message states in words.
  */
-import type { Finding } from './scanner/findings.js';
+import { hex, type Finding } from './scanner/findings.js';
 
 /** Base class of keycell's errors: `code` is stable, the message is for people. */
 export class KeycellError extends Error {
@@ -84,8 +84,6 @@ export class ScanError extends KeycellError {
 
 /** Returns e.g. `wrpkru at 0x1352 in pkey_set+0x32`. */
 function describeBriefly(finding: Finding): string {
-  const where = finding.symbol
-    ? ` in ${finding.symbol.name}+0x${finding.symbol.offset.toString(16)}`
-    : '';
-  return `${finding.kind} at 0x${finding.address.toString(16)}${where}`;
+  const where = finding.symbol ? ` in ${finding.symbol.name}+${hex(finding.symbol.offset)}` : '';
+  return `${finding.kind} at ${hex(finding.address)}${where}`;
 }

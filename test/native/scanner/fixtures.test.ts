@@ -17,6 +17,13 @@ async function scan(name: string): Promise<Finding[]> {
   return scanElf(fs.readFileSync(libraries[name]), libraries[name]);
 }
 
+/** Scans a fixture that must hold exactly one finding; returns it. */
+async function onlyFinding(name: string): Promise<Finding> {
+  const findings = await scan(name);
+  expect(findings).toHaveLength(1);
+  return findings[0];
+}
+
 beforeAll(() => {
   directory = temporaryDirectory();
   libraries.intended = buildFixture(directory, 'intended.S', 'intended');
@@ -35,8 +42,7 @@ afterAll(() => {
 
 describe('planted patterns', () => {
   test('an intended WRPKRU is reported as intended, in its function', async () => {
-    const [finding, ...rest] = await scan('intended');
-    expect(rest).toEqual([]);
+    const finding = await onlyFinding('intended');
     expect(finding).toMatchObject({
       kind: 'wrpkru',
       classification: 'intended',
@@ -51,8 +57,7 @@ describe('planted patterns', () => {
   });
 
   test('a WRPKRU across a MOV and an OUT spans two instructions', async () => {
-    const [finding, ...rest] = await scan('spanning');
-    expect(rest).toEqual([]);
+    const finding = await onlyFinding('spanning');
     expect(finding).toMatchObject({
       kind: 'wrpkru',
       classification: 'spanning',
@@ -63,8 +68,7 @@ describe('planted patterns', () => {
   });
 
   test('a WRPKRU in a constant is inside an immediate', async () => {
-    const [finding, ...rest] = await scan('immediate');
-    expect(rest).toEqual([]);
+    const finding = await onlyFinding('immediate');
     expect(finding).toMatchObject({
       kind: 'wrpkru',
       classification: 'immediate',
@@ -75,8 +79,7 @@ describe('planted patterns', () => {
   });
 
   test('an XRSTOR in a memory offset is inside a displacement', async () => {
-    const [finding, ...rest] = await scan('displacement');
-    expect(rest).toEqual([]);
+    const finding = await onlyFinding('displacement');
     expect(finding).toMatchObject({
       kind: 'xrstor',
       classification: 'displacement',
