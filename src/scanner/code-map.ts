@@ -51,10 +51,10 @@ function lastAtOrBelow(sorted: ArrayLike<number>, value: number): number {
  */
 export function elfCodeMap(image: ElfImage, bias = 0): CodeMap {
   let functionAddresses: Float64Array | undefined;
-  const functionStarts = () =>
-    (functionAddresses ??= image
-      .symbols()
-      .addresses.filter((_, index) => image.symbols().functions[index] === 1));
+  const functionStarts = () => {
+    const { addresses, functions } = image.symbols();
+    return (functionAddresses ??= addresses.filter((_, index) => functions[index] === 1));
+  };
 
   const sections: CodeSection[] = image.sections
     .filter((section) => section.address !== 0 && section.size > 0 && section.type !== SHT_NOBITS)

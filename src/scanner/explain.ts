@@ -44,9 +44,17 @@ const CONTEXT = 3;
 /** A decoded instruction, or one byte Capstone could not decode (`invalid`). */
 type Decoded = Instruction & { invalid?: true };
 
-/** Explains hits in one region; `budget` caps the bytes swept for all of them together. */
+/**
+ * Findings one scan explains with Capstone. Each costs at least one decode
+ * call; past this many, findings keep their address and symbol only, so
+ * that a file packed with patterns cannot stall the scan.
+ */
+export const EXPLAIN_LIMIT = 1000;
+
+/** Explains hits; `budget` caps the bytes swept for all of them together. */
 export class Explainer {
   private budget: number;
+  private explained = 0;
 
   constructor(
     private readonly disassembler: Disassembler,
@@ -61,6 +69,7 @@ export class Explainer {
   explain(region: CodeRegion, hit: PatternHit): Finding {
     const address = region.address + hit.offset;
     const section = this.map?.sectionAt(address) ?? null;
+    const explain = this.explained++ < EXPLAIN_LIMIT;
     const finding: Finding = {
       kind: hit.kind,
       file: this.file,
@@ -69,8 +78,8 @@ export class Explainer {
       bytes: toHex(region.bytes.subarray(hit.offset, hit.offset + hit.length)),
       section: section?.name ?? null,
       symbol: this.map?.symbolAt(address) ?? null,
-      classification: 'data',
-      instruction: this.decodeAt(region, hit.offset),
+      classification: explain ? 'data' : 'unexplained',
+      instruction: explain ? this.decodeAt(region, hit.offset) : hit.kind,
       container: null,
       context: [],
       anchor: null,
@@ -78,7 +87,7 @@ export class Explainer {
 
     // Executable bytes outside code sections are not instructions anyone meant
     // to run; decoding them from some boundary would explain nothing.
-    if (this.map?.hasSections && !section?.code) return finding;
+    if (!explain || (this.map?.hasSections && !section?.code)) return finding;
 
     const anchor = this.anchorFor(region, address, section?.start ?? null);
     const sectionEnd = section ? section.end - region.address : region.bytes.length;

@@ -17,6 +17,8 @@ import { executableRegions, findingsIn } from './scan.js';
 export interface ScanTarget {
   file: string;
   named: boolean;
+  /** Why a directory could not be listed; the scan reports it as an error. */
+  unreadable?: unknown;
 }
 
 /**
@@ -30,13 +32,20 @@ export function collectTargets(paths: readonly string[]): ScanTarget[] {
   }
   const targets: ScanTarget[] = [];
   const walk = (directory: string) => {
-    const entries = fs.readdirSync(directory, { withFileTypes: true });
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(directory, { withFileTypes: true });
+    } catch (error) {
+      targets.push({ file: directory, named: true, unreadable: error });
+      return;
+    }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const full = path.join(directory, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.isFile() || (entry.isSymbolicLink() && isFile(full)))
+      else if (entry.isFile() || (entry.isSymbolicLink() && isFile(full))) {
         targets.push({ file: full, named: false });
+      }
     }
   };
   for (const entry of paths) {
@@ -64,12 +73,16 @@ function isDirectory(file: string): boolean {
 
 /** Scans one file; never throws for a bad file, which becomes the report's `error`. */
 export async function scanFile(target: ScanTarget | string): Promise<FileReport> {
-  const { file, named } = typeof target === 'string' ? { file: target, named: true } : target;
+  const { file, named, unreadable } =
+    typeof target === 'string' ? { file: target, named: true, unreadable: undefined } : target;
   if (typeof file !== 'string') throw new TypeError('scanFile: file must be a string');
   const report: FileReport = { file, codeBytes: 0, findings: [], error: null, skipped: null };
+  if (unreadable !== undefined) return failed(report, ScanError.unreadable(file, unreadable));
 
   let bytes: Uint8Array;
   try {
+    // A FIFO or a device would block the read or never end; only regular files are code.
+    if (!fs.statSync(file).isFile()) throw new Error('not a regular file');
     bytes = fs.readFileSync(file);
   } catch (error) {
     return failed(report, ScanError.unreadable(file, error));

@@ -19,10 +19,19 @@ export type FindingKind = 'wrpkru' | 'xrstor' | 'wrfsbase' | 'wrgsbase';
  * - `opcode`: it lies inside another instruction's prefix, opcode, ModRM or SIB;
  * - `data`: executable bytes outside every code section (page padding, data
  *   placed in an executable segment), not decoded as code;
- * - `undecoded`: the bytes before it do not decode, so no instruction holds it.
+ * - `undecoded`: the bytes before it do not decode, so no instruction holds it;
+ * - `unexplained`: past the number of findings one scan explains (a file
+ *   with that many is hostile or broken); only the search vouches for it.
  */
 export type Classification =
-  'intended' | 'spanning' | 'immediate' | 'displacement' | 'opcode' | 'data' | 'undecoded';
+  | 'intended'
+  | 'spanning'
+  | 'immediate'
+  | 'displacement'
+  | 'opcode'
+  | 'data'
+  | 'undecoded'
+  | 'unexplained';
 
 /** The nearest symbol at or before a finding. */
 export interface FindingSymbol {

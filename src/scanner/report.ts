@@ -58,6 +58,8 @@ export function describeClassification(finding: Finding): string {
       }`;
     case 'undecoded':
       return 'in bytes that do not decode as instructions from the last known boundary';
+    case 'unexplained':
+      return 'not explained: too many findings in this file';
   }
 }
 

@@ -2,6 +2,7 @@
  * `keycell scan` and `keycell audit` through the command line program:
  * report formats and exit statuses (0 clean, 1 findings, 2 error).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -79,6 +80,18 @@ describe('keycell scan', () => {
     expect(status).toBe(2);
     expect(stdout).toContain('notes.txt: malformed ELF: no ELF magic number');
     expect(stdout).toMatch(/\/no\/such\/file: cannot read: ENOENT/);
+  });
+
+  test('a FIFO is refused, not read', async () => {
+    const fifo = path.join(directory, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const { stdout, status } = await run('scan', fifo);
+      expect(status).toBe(2);
+      expect(stdout).toContain('pipe: cannot read: not a regular file');
+    } finally {
+      fs.rmSync(fifo);
+    }
   });
 });
 

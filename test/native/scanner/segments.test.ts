@@ -73,6 +73,17 @@ describe('scanSegments and assertNoFindings', () => {
     expect(findings.some((finding) => finding.symbol?.name.startsWith('pkey_set'))).toBe(true);
   });
 
+  test('code packed with patterns is reported in full without stalling', async () => {
+    const code = new Uint8Array(3 * 4000);
+    for (let at = 0; at < code.length; at += 3) code.set([0x0f, 0x01, 0xef], at);
+    const started = performance.now();
+    const findings = await scanSegments([{ bytes: code, address: 0x40000 }], { file: 'packed' });
+    expect(findings).toHaveLength(4000);
+    expect(findings[0].classification).toBe('intended');
+    expect(findings.filter((finding) => finding.classification === 'unexplained')).toHaveLength(3000);
+    expect(performance.now() - started).toBeLessThan(20_000); // a stall would take minutes
+  });
+
   test('bad arguments are TypeErrors', async () => {
     await expect(scanSegments('code' as never, { file: 'x' })).rejects.toThrow(TypeError);
     await expect(
