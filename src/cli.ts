@@ -2,8 +2,10 @@
 import { Command } from 'commander';
 
 import { registerBench } from './cli/bench.js';
+import { registerAudit } from './cli/audit.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerGuest } from './cli/guest.js';
+import { registerScan } from './cli/scan.js';
 
 const { version } = require('../package.json') as { version: string };
 
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
   registerBench(program);
   registerDoctor(program);
   registerGuest(program);
+  registerScan(program);
+  registerAudit(program);
   return program;
 }
 

@@ -15,3 +15,5 @@ export {
   type SyscallRule,
   type SyscallEvent,
 } from './policy/index.js';
+export { KeycellError, ScanError, type ScanErrorCode } from './errors.js';
+export * from './scanner/index.js';

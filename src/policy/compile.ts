@@ -14,6 +14,7 @@
  * keycell always denies are refused here too, with a message, though the
  * native side enforces them whatever the table says.
  */
+import { KeycellError } from '../errors.js';
 import { native } from '../native.js';
 import { SHAPES } from './shapes.js';
 import { isPresetName, PRESETS, type PolicySpec, type PresetName, type SyscallRule } from './spec.js';
@@ -29,10 +30,16 @@ const FD_MODES = { unchecked: 0, any: 1, own: 2, list: 3 } as const;
 const PROT_BITS = { read: 1, write: 2 } as const;
 
 /** A policy that cannot be compiled; the message names the policy and the rule. */
-export class PolicyError extends TypeError {
+export class PolicyError extends KeycellError {
   override name = 'PolicyError';
-  constructor(readonly policy: string, message: string) {
-    super(`policy '${policy}': ${message}`);
+  declare readonly code: 'POLICY_INVALID';
+
+  constructor(
+    /** The policy's name. */
+    readonly policy: string,
+    message: string,
+  ) {
+    super('POLICY_INVALID', `policy '${policy}': ${message}`);
   }
 }
 

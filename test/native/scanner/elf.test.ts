@@ -1,0 +1,72 @@
+/**
+ * Malformed and unsupported ELF files give a ScanError that names the file
+ * and the defect.
+ */
+import fs from 'node:fs';
+
+import { describe, expect, test } from 'vitest';
+
+import { parseElf, scanElf, ScanError } from '../../../src/index.js';
+
+const TRUE = fs.readFileSync('/bin/true');
+
+/** Returns a copy of /bin/true with `edit` applied. */
+function edited(edit: (view: DataView, bytes: Uint8Array) => void): Uint8Array {
+  const bytes = Uint8Array.from(TRUE);
+  edit(new DataView(bytes.buffer), bytes);
+  return bytes;
+}
+
+function defectOf(bytes: Uint8Array): { code: string; defect: string | null; message: string } {
+  try {
+    parseElf(bytes, 'sample');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ScanError);
+    const scanError = error as ScanError;
+    expect(scanError.file).toBe('sample');
+    expect(scanError.message).toContain('sample');
+    return { code: scanError.code, defect: scanError.defect, message: scanError.message };
+  }
+  throw new Error('expected a ScanError');
+}
+
+describe('ELF defects', () => {
+  test('a well-formed executable parses', () => {
+    const image = parseElf(TRUE, '/bin/true');
+    expect(image.segments.some((segment) => segment.executable)).toBe(true);
+    expect(image.sections.some((section) => section.name === '.text' && section.code)).toBe(true);
+    expect(image.functionStarts().length).toBeGreaterThan(0);
+  });
+
+  test('each defect is named', () => {
+    expect(defectOf(new Uint8Array(3)).defect).toBe('no ELF magic number');
+    expect(defectOf(TRUE.subarray(0, 40)).defect).toMatch(/shorter than an ELF64 header/);
+    expect(defectOf(TRUE.subarray(0, 1000)).defect).toMatch(/lies outside the file/);
+    expect(defectOf(edited((view) => view.setUint16(54, 32, true))).defect).toMatch(
+      /program header size is 32/,
+    );
+    expect(defectOf(edited((view) => view.setUint16(56, 0, true))).defect).toMatch(
+      /no program headers/,
+    );
+    expect(defectOf(edited((view) => view.setBigUint64(32, 1n << 60n, true))).defect).toMatch(
+      /program header offset \(e_phoff\) is 0x1000000000000000/,
+    );
+    expect(defectOf(edited((view) => view.setUint16(62, 999, true))).defect).toMatch(
+      /section name table index 999/,
+    );
+  });
+
+  test('other machines and object files are unsupported, not malformed', () => {
+    expect(defectOf(edited((view) => view.setUint16(18, 183, true)))).toMatchObject({
+      code: 'ELF_UNSUPPORTED',
+      defect: 'machine 183, not x86-64 (62)',
+    });
+    expect(defectOf(edited((view) => view.setUint16(16, 1, true))).code).toBe('ELF_UNSUPPORTED');
+    expect(defectOf(edited((_, bytes) => (bytes[4] = 1))).defect).toMatch(/not 64-bit/);
+  });
+
+  test('scanElf rejects with the same error and checks its arguments', async () => {
+    await expect(scanElf(new Uint8Array(8), 'tiny')).rejects.toThrow(/tiny: malformed ELF/);
+    await expect(scanElf('x' as never, 'x')).rejects.toThrow(TypeError);
+  });
+});
