@@ -4,6 +4,7 @@
 namespace keycell {
 void InitCpuFeatures(Napi::Env env, Napi::Object exports);
 void InitSelftest(Napi::Env env, Napi::Object exports);
+void InitDomain(Napi::Env env, Napi::Object exports);
 }  // namespace keycell
 
 namespace {
@@ -11,6 +12,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keycell::InitCpuFeatures(env, exports);
   keycell::InitSelftest(env, exports);
+  keycell::InitDomain(env, exports);
   return exports;
 }
 
