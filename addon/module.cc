@@ -6,6 +6,7 @@ void InitBench(Napi::Env env, Napi::Object exports);
 void InitCpuFeatures(Napi::Env env, Napi::Object exports);
 void InitPolicy(Napi::Env env, Napi::Object exports);
 void InitSelftest(Napi::Env env, Napi::Object exports);
+void InitDomain(Napi::Env env, Napi::Object exports);
 }  // namespace keycell
 
 namespace {
@@ -15,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   keycell::InitCpuFeatures(env, exports);
   keycell::InitPolicy(env, exports);
   keycell::InitSelftest(env, exports);
+  keycell::InitDomain(env, exports);
   return exports;
 }
 

@@ -114,6 +114,27 @@ Napi::Value PkeyFaultProbe(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// Returns the host address of a typed array's bytes, so that tests can aim
+// domain code at host memory and check that it faults.
+Napi::Value BufferAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "bufferAddress(bytes): bytes must be a typed array")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::TypedArray bytes = info[0].As<Napi::TypedArray>();
+  auto* data = static_cast<uint8_t*>(bytes.ArrayBuffer().Data()) + bytes.ByteOffset();
+  return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(data)));
+}
+
+// Returns an address on the calling thread's host stack.
+Napi::Value HostStackAddress(const Napi::CallbackInfo& info) {
+  volatile uint64_t local = 0;
+  return Napi::Number::New(info.Env(),
+                           static_cast<double>(reinterpret_cast<uintptr_t>(&local)));
+}
+
 }  // namespace
 
 void InitSelftest(Napi::Env env, Napi::Object exports) {
@@ -121,6 +142,9 @@ void InitSelftest(Napi::Env env, Napi::Object exports) {
   selftest.Set("pkruRead", Napi::Function::New(env, PkruRead, "pkruRead"));
   selftest.Set("pkruRoundTrip", Napi::Function::New(env, PkruRoundTrip, "pkruRoundTrip"));
   selftest.Set("pkeyFaultProbe", Napi::Function::New(env, PkeyFaultProbe, "pkeyFaultProbe"));
+  selftest.Set("bufferAddress", Napi::Function::New(env, BufferAddress, "bufferAddress"));
+  selftest.Set("hostStackAddress",
+               Napi::Function::New(env, HostStackAddress, "hostStackAddress"));
   exports.Set("selftest", selftest);
 }
 

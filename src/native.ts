@@ -44,6 +44,50 @@ export interface PolicyDecision {
   path: string | null;
 }
 
+/** Where a domain's pieces lie; addresses are plain numbers (below 2^47). */
+export interface NativeDomainLayout {
+  imageBase: number;
+  imageSize: number;
+  stackTop: number;
+  stackSize: number;
+  threadPointer: number;
+  tlsSize: number;
+  /** The domain's protection key, -1 for isolation 'none'. */
+  pkey: number;
+  /** The PKRU domain code runs with, null for isolation 'none'. */
+  pkru: number | null;
+}
+
+/** What the kernel reported about the fault that ended a call. */
+export interface NativeFault {
+  signal: number;
+  code: number;
+  address: bigint;
+  instructionPointer: bigint;
+  pkey: number;
+}
+
+/**
+ * One domain in the addon (addon/domain_binding.cc). Errors it throws carry a
+ * `code`: ISOLATION_UNAVAILABLE, PKEYS_EXHAUSTED, DOMAIN_CLOSED,
+ * DOMAIN_POISONED, DOMAIN_REENTRY, WRONG_THREAD, BAD_ENTRY, MEMORY_RANGE,
+ * SYSTEM.
+ */
+export interface NativeDomain {
+  close(): void;
+  layout(): NativeDomainLayout;
+  /** Offsets are relative to `imageBase`; protection: 1 read, 2 write, 4 execute. */
+  protect(offset: number, length: number, protection: number): void;
+  read(offset: number, length: number): Buffer;
+  write(offset: number, bytes: Uint8Array): void;
+  view(offset: number, length: number): ArrayBuffer;
+  /** 14 slots of 8 bytes: 6 integer arguments, 6 doubles, the integer and double results. */
+  callArea(): ArrayBuffer;
+  /** 0 when the call returned, 1 when it faulted (see `fault()`). */
+  call(entry: number): number;
+  fault(): NativeFault | null;
+}
+
 export interface NativeAddon {
   policy: {
     /** System calls no policy can allow, with the reason. */
@@ -53,11 +97,21 @@ export interface NativeAddon {
   probe(): NativeProbe;
   /** The benchmark target's functions behind plain Node-API calls (no isolation). */
   bench: { empty(): number; sum(data: Uint8Array): number };
+  domain: {
+    NativeDomain: new (isolation: 'pku' | 'none') => NativeDomain;
+    /** Lets asynchronous signals held back during domain calls through. */
+    releaseAsyncSignals(): void;
+    openDomains(): number;
+  };
   selftest: {
     pkruRead(): number;
     pkruRoundTrip(value: number): PkruRoundTrip;
     /** Ends the calling process on success: run it in a child made for it. */
     pkeyFaultProbe(): { faulted: false; value: number };
+    /** Host address of a typed array's first byte. */
+    bufferAddress(bytes: ArrayBufferView): number;
+    /** An address on the calling thread's host stack. */
+    hostStackAddress(): number;
   };
 }
 

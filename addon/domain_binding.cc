@@ -1,0 +1,358 @@
+// The JavaScript face of a domain (`native.domain.NativeDomain`): creation
+// and release of its key and memory, the memory API the loader builds on, and
+// calls through the gate. src/domain.ts wraps it; errors carry a `code` that
+// it turns into keycell's typed errors.
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <pthread.h>
+#include <vector>
+
+#include <napi.h>
+
+#include "domain_memory.h"
+#include "gate_call.h"
+#include "pkeys.h"
+#include "pkru.h"
+#include "signals.h"
+#include "thread_state.h"
+
+namespace keycell {
+namespace {
+
+// Slots of the call area shared with JavaScript, in 8-byte units.
+constexpr size_t kArgSlot = 0;
+constexpr size_t kFloatArgSlot = 6;
+constexpr size_t kResultSlot = 12;
+constexpr size_t kFloatResultSlot = 13;
+constexpr size_t kCallAreaSlots = 14;
+
+std::atomic<int> open_domains{0};
+
+// Throws an Error whose `code` src/domain.ts maps to a typed error.
+Napi::Value Fail(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Value().Set("code", Napi::String::New(env, code));
+  error.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Returns argument `index` as a non-negative integer below 2^53, or false
+// after throwing a TypeError naming `what`.
+bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* what,
+                uint64_t* value) {
+  if (info[index].IsNumber()) {
+    double number = info[index].As<Napi::Number>().DoubleValue();
+    if (number >= 0 && number <= 9007199254740991.0 && number == static_cast<uint64_t>(number)) {
+      *value = static_cast<uint64_t>(number);
+      return true;
+    }
+  }
+  Napi::TypeError::New(info.Env(), std::string(what) + " must be a non-negative integer")
+      .ThrowAsJavaScriptException();
+  return false;
+}
+
+class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeDomain",
+                       {
+                           InstanceMethod<&NativeDomain::Close>("close"),
+                           InstanceMethod<&NativeDomain::Layout>("layout"),
+                           InstanceMethod<&NativeDomain::Protect>("protect"),
+                           InstanceMethod<&NativeDomain::Read>("read"),
+                           InstanceMethod<&NativeDomain::Write>("write"),
+                           InstanceMethod<&NativeDomain::View>("view"),
+                           InstanceMethod<&NativeDomain::CallArea>("callArea"),
+                           InstanceMethod<&NativeDomain::Call>("call"),
+                           InstanceMethod<&NativeDomain::Fault>("fault"),
+                       });
+  }
+
+  // new NativeDomain('pku' | 'none')
+  explicit NativeDomain(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDomain>(info) {
+    Napi::Env env = info.Env();
+    std::string isolation = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (isolation != "pku" && isolation != "none") {
+      Napi::TypeError::New(env, "isolation must be 'pku' or 'none'").ThrowAsJavaScriptException();
+      return;
+    }
+    pku_ = isolation == "pku";
+    if (pku_ && !OsEnabledPku()) {
+      Fail(env, "ISOLATION_UNAVAILABLE",
+           "this CPU or kernel does not enable protection keys (CPUID OSPKE is clear)");
+      return;
+    }
+
+    std::string error;
+    if (!InstallFaultHandlers(&error) || !(block_ = CurrentThreadBlock(&error))) {
+      Fail(env, "ISOLATION_UNAVAILABLE", error);
+      return;
+    }
+    if (pku_) {
+      SharedPkeys keys;
+      if (!EnsureSharedPkeys(&keys, &error)) {
+        Fail(env, "PKEYS_EXHAUSTED", error);
+        return;
+      }
+      pkey_ = AllocateDomainPkey();
+      if (pkey_ < 0) {
+        Fail(env, "PKEYS_EXHAUSTED", std::string("pkey_alloc failed: ") + strerror(errno));
+        return;
+      }
+      target_.domain_pkru = DomainPkru(pkey_, keys);
+    }
+    if (!memory_.Create(pkey_, &error)) {
+      ReleaseKey();
+      Fail(env, "SYSTEM", error);
+      return;
+    }
+    target_.stack_top = memory_.stack_top();
+    target_.thread_pointer = memory_.thread_pointer();
+    owner_ = pthread_self();
+
+    Napi::ArrayBuffer area = Napi::ArrayBuffer::New(env, kCallAreaSlots * sizeof(double));
+    call_area_ = static_cast<uint64_t*>(area.Data());
+    call_area_ref_ = Napi::Persistent(area);
+    open_ = true;
+    open_domains++;
+  }
+
+  ~NativeDomain() override { Release(); }
+
+ private:
+  void ReleaseKey() {
+    if (pkey_ >= 0) FreeDomainPkey(pkey_);
+    pkey_ = -1;
+  }
+
+  // Memory before key: a key must not return to the kernel while pages
+  // still carry it.
+  void Release() {
+    if (!open_) return;
+    open_ = false;
+    memory_.Release();
+    ReleaseKey();
+    open_domains--;
+  }
+
+  // Detaches live views over image pages in [offset, offset + length), so
+  // JavaScript cannot touch memory that is gone or no longer writable.
+  void DetachViews(uint64_t offset, uint64_t length) {
+    std::vector<ViewRecord> kept;
+    for (ViewRecord& view : views_) {
+      if (view.buffer.IsEmpty()) continue;
+      Napi::ArrayBuffer buffer = view.buffer.Value();
+      if (buffer.IsEmpty() || buffer.IsDetached()) continue;
+      bool overlaps = view.offset < offset + length && offset < view.offset + view.length;
+      if (overlaps) {
+        buffer.Detach();
+      } else {
+        kept.push_back(std::move(view));
+      }
+    }
+    views_ = std::move(kept);
+  }
+
+  // True when the domain can be used from this call; throws otherwise.
+  bool Usable(Napi::Env env) {
+    if (!open_) {
+      Fail(env, "DOMAIN_CLOSED", "the domain is closed");
+      return false;
+    }
+    if (!pthread_equal(owner_, pthread_self())) {
+      Fail(env, "WRONG_THREAD", "a domain can only be used on the thread that created it");
+      return false;
+    }
+    return true;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!open_) return info.Env().Undefined();
+    DetachViews(0, DomainMemory::kImageSize);
+    Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Layout(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env)) return env.Undefined();
+    Napi::Object layout = Napi::Object::New(env);
+    layout.Set("imageBase", Napi::Number::New(env, reinterpret_cast<uint64_t>(memory_.image())));
+    layout.Set("imageSize", Napi::Number::New(env, DomainMemory::kImageSize));
+    layout.Set("stackTop", Napi::Number::New(env, memory_.stack_top()));
+    layout.Set("stackSize", Napi::Number::New(env, DomainMemory::kStackSize));
+    layout.Set("threadPointer", Napi::Number::New(env, memory_.thread_pointer()));
+    layout.Set("tlsSize", Napi::Number::New(env, memory_.tls_size()));
+    layout.Set("pkey", Napi::Number::New(env, pkey_));
+    layout.Set("pkru", pku_ ? Napi::Number::New(env, target_.domain_pkru) : env.Null());
+    return layout;
+  }
+
+  // protect(offset, length, protection): protection bits 1 read, 2 write, 4 execute.
+  Napi::Value Protect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset, length, protection;
+    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset) ||
+        !ReadOffset(info, 1, "length", &length) ||
+        !ReadOffset(info, 2, "protection", &protection)) {
+      return env.Undefined();
+    }
+    if (protection > 7) {
+      Napi::TypeError::New(env, "protection must combine 1 (read), 2 (write), 4 (execute)")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (!(protection & kWrite)) DetachViews(offset, length);
+    std::string error;
+    if (!memory_.Protect(offset, length, static_cast<int>(protection), &error)) {
+      return Fail(env, "MEMORY_RANGE", error);
+    }
+    return env.Undefined();
+  }
+
+  // Checks [offset, offset + length) against `protection`, throwing when any
+  // page of it does not allow that.
+  bool CheckRange(Napi::Env env, uint64_t offset, uint64_t length, int protection) {
+    if (memory_.Allows(offset, length, protection)) return true;
+    Fail(env, "MEMORY_RANGE",
+         "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
+             ") is not " + (protection & kWrite ? "writable" : "readable") +
+             " domain image memory");
+    return false;
+  }
+
+  // read(offset, length): a copy of domain memory in a new Buffer.
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset, length;
+    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset) ||
+        !ReadOffset(info, 1, "length", &length) || !CheckRange(env, offset, length, kRead)) {
+      return env.Undefined();
+    }
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(memory_.image() + offset),
+                                       length);
+  }
+
+  // write(offset, bytes): copies a Uint8Array into domain memory.
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset;
+    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset)) return env.Undefined();
+    if (!info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      Napi::TypeError::New(env, "bytes must be a Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+    if (!CheckRange(env, offset, bytes.ByteLength(), kWrite)) return env.Undefined();
+    memcpy(memory_.image() + offset, bytes.Data(), bytes.ByteLength());
+    return env.Undefined();
+  }
+
+  // view(offset, length): an ArrayBuffer over read-write domain memory, no
+  // copy. Detached when the domain closes or the pages lose write access.
+  Napi::Value View(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset, length;
+    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset) ||
+        !ReadOffset(info, 1, "length", &length) ||
+        !CheckRange(env, offset, length, kRead | kWrite)) {
+      return env.Undefined();
+    }
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, memory_.image() + offset, length);
+    DetachViews(0, 0);  // drops records of views already collected
+    views_.push_back({Napi::Weak(buffer), offset, length});
+    return buffer;
+  }
+
+  Napi::Value CallArea(const Napi::CallbackInfo&) { return call_area_ref_.Value(); }
+
+  // call(entry): runs the domain function at address `entry` with the
+  // arguments in the call area and stores its results there. Returns 0, or
+  // 1 when the domain faulted (details from fault(); the domain is poisoned).
+  Napi::Value Call(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t entry;
+    if (!Usable(env) || !ReadOffset(info, 0, "entry", &entry)) return env.Undefined();
+    if (poisoned_) {
+      return Fail(env, "DOMAIN_POISONED", "the domain faulted earlier and must be closed");
+    }
+    if (!memory_.IsExecutable(entry)) {
+      return Fail(env, "BAD_ENTRY", "entry is not in an executable page of this domain");
+    }
+
+    GateCall call;
+    call.entry = entry;
+    memcpy(call.args, call_area_ + kArgSlot, sizeof call.args);
+    memcpy(call.float_args, call_area_ + kFloatArgSlot, sizeof call.float_args);
+    uint64_t result = 0;
+    double float_result = 0;
+    GateOutcome outcome = CallThroughGate(block_, target_, call, &result, &float_result, &fault_);
+    if (outcome == GateOutcome::kReentered) {
+      return Fail(env, "DOMAIN_REENTRY",
+                  "a domain call is already in progress on this thread");
+    }
+    if (outcome == GateOutcome::kFaulted) {
+      poisoned_ = true;
+      return Napi::Number::New(env, 1);
+    }
+    call_area_[kResultSlot] = result;
+    memcpy(call_area_ + kFloatResultSlot, &float_result, sizeof float_result);
+    return Napi::Number::New(env, 0);
+  }
+
+  // fault(): what ended the domain's last call, or null.
+  Napi::Value Fault(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!poisoned_) return env.Null();
+    Napi::Object fault = Napi::Object::New(env);
+    fault.Set("signal", Napi::Number::New(env, fault_.signo));
+    fault.Set("code", Napi::Number::New(env, fault_.code));
+    fault.Set("address", Napi::BigInt::New(env, fault_.address));
+    fault.Set("instructionPointer", Napi::BigInt::New(env, fault_.instruction_pointer));
+    fault.Set("pkey", Napi::Number::New(env, fault_.pkey));
+    return fault;
+  }
+
+  struct ViewRecord {
+    Napi::Reference<Napi::ArrayBuffer> buffer;
+    uint64_t offset;
+    uint64_t length;
+  };
+
+  bool pku_ = false;
+  bool open_ = false;
+  bool poisoned_ = false;
+  int pkey_ = -1;
+  ThreadBlock* block_ = nullptr;
+  pthread_t owner_;
+  DomainMemory memory_;
+  GateTarget target_ = {};
+  FaultRecord fault_ = {};
+  std::vector<ViewRecord> views_;
+  uint64_t* call_area_ = nullptr;
+  Napi::Reference<Napi::ArrayBuffer> call_area_ref_;
+};
+
+Napi::Value ReleaseHeldSignals(const Napi::CallbackInfo& info) {
+  ReleaseAsyncSignals();
+  return info.Env().Undefined();
+}
+
+Napi::Value OpenDomains(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), open_domains.load());
+}
+
+}  // namespace
+
+void InitDomain(Napi::Env env, Napi::Object exports) {
+  Napi::Object domain = Napi::Object::New(env);
+  domain.Set("NativeDomain", NativeDomain::Define(env));
+  domain.Set("releaseAsyncSignals", Napi::Function::New(env, ReleaseHeldSignals));
+  domain.Set("openDomains", Napi::Function::New(env, OpenDomains));
+  exports.Set("domain", domain);
+}
+
+}  // namespace keycell

@@ -1,0 +1,50 @@
+/*
+ * Layout of the per-thread gate block, shared by the gate assembly in gates/ and the
+ * C++ that prepares calls (addon/thread_state.cc).
+ *
+ * Each thread that enters domains owns one block of two pages, and its GS base
+ * points at the first. GS base is the one pointer domain code cannot forge:
+ * the scanner rejects WRGSBASE and the syscall policy denies arch_prctl, so
+ * %gs-relative accesses in trusted code always reach this thread's block.
+ *
+ * - The gate page carries the protection key the domain PKRU makes read-only.
+ *   It holds the PKRU values the gates check against after WRPKRU: a check
+ *   must read a value the domain cannot write, and must still be able to read
+ *   it while the domain PKRU is in force.
+ * - The state page has key 0, which the domain PKRU denies. It holds the host
+ *   state a gate saves (stack pointer, callee-saved registers, FS base), the
+ *   staged call and its result: host addresses the domain must never see.
+ */
+#pragma once
+
+#define KEYCELL_PAGE_SIZE 4096
+
+/* Gate page (key: read-only for domains). */
+#define GC_HOST_PKRU 0x08   /* u32: PKRU of the host thread at gate entry */
+#define GC_DOMAIN_PKRU 0x0c /* u32: PKRU the entry gate must establish */
+
+/* State page (key 0: denied to domains), as offsets from GS base. */
+#define TS_SELF 0x1000           /* address of the block, to validate GS base */
+#define TS_SIGNAL_PKRU 0x1008    /* u32: PKRU for keycell's signal handlers */
+#define TS_PKU_AVAILABLE 0x100c  /* u32: 1 when the CPU and kernel enable PKRU */
+#define TS_IN_DOMAIN 0x1010      /* u64: 1 while this thread runs domain code */
+#define TS_HOST_RSP 0x1018
+#define TS_HOST_FSBASE 0x1020
+#define TS_RBX 0x1028
+#define TS_RBP 0x1030
+#define TS_R12 0x1038
+#define TS_R13 0x1040
+#define TS_R14 0x1048
+#define TS_R15 0x1050
+#define TS_MXCSR 0x1058          /* u32 */
+#define TS_FPUCW 0x105c          /* u16 */
+#define TS_DOMAIN_RSP 0x1060     /* 16-byte aligned top of the domain stack */
+#define TS_DOMAIN_FSBASE 0x1068  /* thread pointer of the domain (its TCB) */
+#define TS_TARGET 0x1070         /* domain address the entry gate jumps to */
+#define TS_ARGS 0x1078           /* u64[6]: rdi, rsi, rdx, rcx, r8, r9 */
+#define TS_FLOAT_ARGS 0x10a8     /* double[6]: xmm0..xmm5 */
+#define TS_RESULT 0x10d8         /* rax on return */
+#define TS_FLOAT_RESULT 0x10e0   /* xmm0 on return */
+#define TS_SIGNAL_FSBASE 0x10e8  /* FS base a signal interrupted, while a handler runs */
+
+#define KEYCELL_THREAD_BLOCK_SIZE (2 * KEYCELL_PAGE_SIZE)

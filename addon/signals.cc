@@ -1,0 +1,170 @@
+// Fault signals raised by domain code become SandboxFaults; all others go on
+// to whatever handler was installed before keycell's.
+//
+// Every handler starts in gates/signal_entry.S, which makes PKRU, the stack
+// and FS base safe to use and then calls keycell_signal_dispatch below. A
+// fault in domain code (the thread's gate block says a call is in progress)
+// is recorded in the block's key-0 state page, and the interrupted context is
+// rewritten to resume in the exit gate: the exit gate writes and checks the
+// host PKRU and restores the host's registers from trusted storage, so
+// nothing in the frame, which domain code could have shaped, decides where the
+// host resumes or with which rights.
+//
+// A fault outside domain code (V8 uses SIGSEGV for WebAssembly bounds checks)
+// is handed to the previous handler with the same arguments.
+#include "signals.h"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "thread_state.h"
+
+extern "C" {
+void keycell_signal_entry(int signo, siginfo_t* info, void* context);
+void keycell_gate_exit(void);
+extern const char keycell_gate_text_start[];
+extern const char keycell_gate_text_end[];
+__attribute__((visibility("hidden"))) void keycell_signal_dispatch(int signo,
+                                                             siginfo_t* info, void* context);
+}
+
+namespace keycell {
+namespace {
+
+constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
+constexpr uint64_t kTrapFlag = 1u << 8;
+constexpr uint64_t kAlignmentCheckFlag = 1u << 18;
+// EFLAGS for the exit gate: only the always-one bit and IF (which user mode
+// cannot change anyway).
+constexpr uint64_t kCleanFlags = 0x202;
+
+std::once_flag install_once;
+bool installed = false;
+std::string install_error;
+struct sigaction previous[NSIG];
+
+void WriteToStderr(const char* text) {
+  ssize_t ignored = write(STDERR_FILENO, text, strlen(text));
+  (void)ignored;
+}
+
+// Called only on impossible states: a failed PKRU check or a fault inside a
+// gate. Running on would mean running with unknown rights.
+[[noreturn]] void AbortFromHandler(const char* why) {
+  WriteToStderr("keycell: ");
+  WriteToStderr(why);
+  WriteToStderr("; aborting\n");
+  abort();
+}
+
+ThreadBlock* BlockFromGsBase() {
+  uint64_t base;
+  asm volatile("rdgsbase %0" : "=r"(base));
+  auto* block = reinterpret_cast<ThreadBlock*>(base);
+  if (!block || block->state.self != base) return nullptr;
+  return block;
+}
+
+bool InGateText(uint64_t ip) {
+  return ip >= reinterpret_cast<uint64_t>(keycell_gate_text_start) &&
+         ip < reinterpret_cast<uint64_t>(keycell_gate_text_end);
+}
+
+// Runs the handler that was installed before keycell's, as the kernel would
+// have. A default action is reproduced by restoring it and raising the signal
+// again: it stays blocked until sigreturn, then acts on the faulting code.
+void ChainToPrevious(int signo, siginfo_t* info, void* context) {
+  const struct sigaction& action = previous[signo];
+  if (action.sa_flags & SA_SIGINFO) {
+    if (action.sa_sigaction) action.sa_sigaction(signo, info, context);
+    return;
+  }
+  if (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN) {
+    // TODO(keycell): SIG_IGN for a fault signal is treated as SIG_DFL, which
+    // is what the kernel does for faults it must deliver.
+    struct sigaction fallback = {};
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    sigaction(signo, &fallback, nullptr);
+    raise(signo);
+    return;
+  }
+  action.sa_handler(signo);
+}
+
+// Records the fault and sends the interrupted context to the exit gate.
+void EndDomainCall(ThreadBlock* block, int signo, siginfo_t* info, ucontext_t* context) {
+  StatePage& state = block->state;
+  greg_t* registers = context->uc_mcontext.gregs;
+
+  state.fault.signo = signo;
+  state.fault.code = info->si_code;
+  state.fault.address = reinterpret_cast<uint64_t>(info->si_addr);
+  state.fault.instruction_pointer = static_cast<uint64_t>(registers[REG_RIP]);
+  state.fault.pkey = (signo == SIGSEGV && info->si_code == SEGV_PKUERR)
+                         ? static_cast<int32_t>(info->si_pkey)
+                         : -1;
+  state.faulted = 1;
+
+  registers[REG_RIP] = reinterpret_cast<greg_t>(keycell_gate_exit);
+  registers[REG_RAX] = 0;
+  registers[REG_EFL] = kCleanFlags;
+  context->uc_stack = state.signal_stack;
+  context->uc_sigmask = state.domain_sigmask;
+}
+
+}  // namespace
+
+bool InstallFaultHandlers(std::string* error) {
+  std::call_once(install_once, [] {
+    struct sigaction action = {};
+    action.sa_sigaction = keycell_signal_entry;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    // Nothing may interrupt the handler: a second signal on the same stack
+    // would see a half-made state. A fault inside the handler ends the process.
+    sigfillset(&action.sa_mask);
+    for (int signo : kFaultSignals) {
+      if (sigaction(signo, &action, &previous[signo]) != 0) {
+        install_error = std::string("sigaction failed: ") + strerror(errno);
+        return;
+      }
+    }
+    installed = true;
+  });
+  if (!installed) *error = install_error;
+  return installed;
+}
+
+}  // namespace keycell
+
+using keycell::ThreadBlock;
+
+extern "C" void keycell_signal_dispatch(int signo, siginfo_t* info, void* raw_context) {
+  auto* context = static_cast<ucontext_t*>(raw_context);
+  ThreadBlock* block = keycell::BlockFromGsBase();
+  uint64_t ip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
+
+  if (block && keycell::InGateText(ip)) {
+    // Domain code may return with TF or AC set; the exit gate clears them,
+    // but single-step traps can hit it first. Those are harmless: resume.
+    if (signo == SIGTRAP && block->state.in_domain) {
+      context->uc_mcontext.gregs[REG_EFL] &=
+          ~static_cast<greg_t>(keycell::kTrapFlag | keycell::kAlignmentCheckFlag);
+      return;
+    }
+    keycell::AbortFromHandler("a PKRU check or a fault inside a call gate");
+  }
+
+  if (block) block->state.signal_stack_dirty = 1;
+  if (block && block->state.in_domain) {
+    keycell::EndDomainCall(block, signo, info, context);
+    return;
+  }
+  keycell::ChainToPrevious(signo, info, raw_context);
+}

@@ -1,0 +1,229 @@
+// Per-thread trusted state for gate calls.
+//
+// Each thread that enters domains gets a two-page gate block (layout in
+// gate_layout.h) at a random address, and its GS base is set to it with
+// WRGSBASE: x86-64 Linux user space leaves GS unused, and GS base survives
+// context switches and signal delivery unchanged. The gate page is tagged with
+// the shared gate key (read-only for domains), the state page keeps key 0.
+//
+// The thread also gets an alternate signal stack, tagged with the shared
+// signal-stack key that every domain PKRU allows: Linux 6.1 writes a signal
+// frame with the interrupted PKRU, so a frame for a fault in domain code must
+// land on memory the domain PKRU can write (6.12 enables all keys while
+// writing frames, and works either way). SS_AUTODISARM makes the kernel start
+// every frame at the top of that stack, whatever RSP domain code left.
+// Domains on one thread run one at a time, and domains are bound to the thread
+// that created them, so no other thread can rewrite a frame there.
+#include "thread_state.h"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+
+#include "pkeys.h"
+#include "pkru.h"
+#include "placement.h"
+
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+namespace keycell {
+
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, host_pkru) == GC_HOST_PKRU, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, domain_pkru) == GC_DOMAIN_PKRU,
+              "");
+#define KEYCELL_STATE_AT(field, offset)                                                   \
+  static_assert(offsetof(ThreadBlock, state) + offsetof(StatePage, field) == (offset), \
+                #field " must match gate_layout.h")
+KEYCELL_STATE_AT(self, TS_SELF);
+KEYCELL_STATE_AT(signal_pkru, TS_SIGNAL_PKRU);
+KEYCELL_STATE_AT(pku_available, TS_PKU_AVAILABLE);
+KEYCELL_STATE_AT(in_domain, TS_IN_DOMAIN);
+KEYCELL_STATE_AT(host_rsp, TS_HOST_RSP);
+KEYCELL_STATE_AT(host_fsbase, TS_HOST_FSBASE);
+KEYCELL_STATE_AT(rbx, TS_RBX);
+KEYCELL_STATE_AT(r15, TS_R15);
+KEYCELL_STATE_AT(mxcsr, TS_MXCSR);
+KEYCELL_STATE_AT(fpucw, TS_FPUCW);
+KEYCELL_STATE_AT(domain_rsp, TS_DOMAIN_RSP);
+KEYCELL_STATE_AT(domain_fsbase, TS_DOMAIN_FSBASE);
+KEYCELL_STATE_AT(target, TS_TARGET);
+KEYCELL_STATE_AT(args, TS_ARGS);
+KEYCELL_STATE_AT(float_args, TS_FLOAT_ARGS);
+KEYCELL_STATE_AT(result, TS_RESULT);
+KEYCELL_STATE_AT(float_result, TS_FLOAT_RESULT);
+KEYCELL_STATE_AT(signal_fsbase, TS_SIGNAL_FSBASE);
+static_assert(sizeof(ThreadBlock) == KEYCELL_THREAD_BLOCK_SIZE, "two pages");
+
+namespace {
+
+constexpr size_t kSignalStackSize = 64 * 1024;
+// Held asynchronous signals are let through at least this often.
+constexpr int64_t kHoldLimitNs = 10 * 1000 * 1000;
+// Calls between two looks at the clock while signals are held.
+constexpr uint32_t kCallsPerClockCheck = 256;
+
+uint64_t ReadGsBase() {
+  uint64_t base;
+  asm volatile("rdgsbase %0" : "=r"(base));
+  return base;
+}
+
+void WriteGsBase(uint64_t base) { asm volatile("wrgsbase %0" : : "r"(base) : "memory"); }
+
+uint64_t ReadFsBase() {
+  uint64_t base;
+  asm volatile("rdfsbase %0" : "=r"(base));
+  return base;
+}
+
+int64_t CoarseNowNs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+}
+
+// Everything but the synchronous fault signals (and SIGKILL/SIGSTOP, which
+// cannot be blocked anyway).
+sigset_t AsyncSignals() {
+  sigset_t set;
+  sigfillset(&set);
+  for (int signo : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) sigdelset(&set, signo);
+  return set;
+}
+
+// Owns this thread's block and signal stack; undone when the thread exits.
+struct ThreadResources {
+  ThreadBlock* block = nullptr;
+  void* signal_stack = nullptr;
+  stack_t previous_signal_stack = {};
+  bool async_held = false;
+  sigset_t saved_mask;
+  int64_t held_since_ns = 0;
+  uint32_t calls_since_clock_check = 0;
+
+  ~ThreadResources() {
+    if (!block) return;
+    sigaltstack(&previous_signal_stack, nullptr);
+    WriteGsBase(0);
+    ReleaseAwayFromHost(signal_stack, kSignalStackSize);
+    ReleaseAwayFromHost(block, sizeof(ThreadBlock));
+  }
+};
+
+thread_local ThreadResources resources;
+
+// Maps the alternate signal stack and installs it with SS_AUTODISARM.
+bool InstallSignalStack(const SharedPkeys* keys, std::string* error) {
+  void* stack = ReserveAwayFromHost(kSignalStackSize, error);
+  if (!stack) return false;
+  int rc = keys ? pkey_mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE,
+                                keys->signal_stack)
+                : mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE);
+  stack_t wanted = {};
+  wanted.ss_sp = stack;
+  wanted.ss_size = kSignalStackSize;
+  wanted.ss_flags = SS_AUTODISARM;
+  if (rc != 0 || sigaltstack(&wanted, &resources.previous_signal_stack) != 0) {
+    *error = std::string("cannot install the signal stack: ") + strerror(errno);
+    ReleaseAwayFromHost(stack, kSignalStackSize);
+    return false;
+  }
+  resources.signal_stack = stack;
+  return true;
+}
+
+}  // namespace
+
+ThreadBlock* CurrentThreadBlock(std::string* error) {
+  if (resources.block) return resources.block;
+
+  if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) {
+    *error = "the kernel does not enable the FSGSBASE instructions, which keycell's gates "
+             "need (Linux 5.9 or newer on a CPU with FSGSBASE)";
+    return nullptr;
+  }
+  if (ReadGsBase() != 0) {
+    *error = "GS base of this thread is already in use; keycell needs it for its gate state";
+    return nullptr;
+  }
+
+  bool pku = OsEnabledPku();
+  SharedPkeys keys;
+  if (pku && !EnsureSharedPkeys(&keys, error)) return nullptr;
+
+  auto* block = static_cast<ThreadBlock*>(ReserveAwayFromHost(sizeof(ThreadBlock), error));
+  if (!block) return nullptr;
+  int rc = pku ? pkey_mprotect(&block->gate, sizeof(GatePage), PROT_READ | PROT_WRITE, keys.gate)
+               : mprotect(&block->gate, sizeof(GatePage), PROT_READ | PROT_WRITE);
+  if (rc == 0) rc = mprotect(&block->state, sizeof(StatePage), PROT_READ | PROT_WRITE);
+  if (rc != 0) {
+    *error = std::string("cannot map the gate block: ") + strerror(errno);
+    ReleaseAwayFromHost(block, sizeof(ThreadBlock));
+    return nullptr;
+  }
+
+  // Threads that existed before the shared keys were allocated still deny
+  // them in their PKRU: enable both here.
+  if (pku) {
+    uint32_t pkru = keycell_pkru_read();
+    pkru &= ~(PkruAccessDisable(keys.gate) | PkruWriteDisable(keys.gate));
+    pkru &= ~(PkruAccessDisable(keys.signal_stack) | PkruWriteDisable(keys.signal_stack));
+    keycell_pkru_write_checked(pkru);
+  }
+
+  if (!InstallSignalStack(pku ? &keys : nullptr, error)) {
+    ReleaseAwayFromHost(block, sizeof(ThreadBlock));
+    return nullptr;
+  }
+
+  StatePage& state = block->state;
+  state.self = reinterpret_cast<uint64_t>(block);
+  state.pku_available = pku ? 1 : 0;
+  state.signal_pkru = pku ? SignalPkru(keys) : 0;
+  state.host_fsbase = ReadFsBase();
+  state.signal_stack.ss_sp = resources.signal_stack;
+  state.signal_stack.ss_size = kSignalStackSize;
+  state.signal_stack.ss_flags = SS_AUTODISARM;
+  sigset_t held = AsyncSignals();
+  state.domain_sigmask = held;
+
+  WriteGsBase(reinterpret_cast<uint64_t>(block));
+  resources.block = block;
+  return block;
+}
+
+void WipeSignalStackIfDirty(ThreadBlock* block) {
+  if (!block->state.signal_stack_dirty) return;
+  explicit_bzero(resources.signal_stack, kSignalStackSize);
+  block->state.signal_stack_dirty = 0;
+}
+
+void HoldAsyncSignals(ThreadBlock* block) {
+  if (resources.async_held) {
+    if (++resources.calls_since_clock_check < kCallsPerClockCheck) return;
+    resources.calls_since_clock_check = 0;
+    if (CoarseNowNs() - resources.held_since_ns < kHoldLimitNs) return;
+    // Held long enough: let pending signals in, between two calls.
+    ReleaseAsyncSignals();
+  }
+  pthread_sigmask(SIG_BLOCK, &block->state.domain_sigmask, &resources.saved_mask);
+  resources.async_held = true;
+  resources.held_since_ns = CoarseNowNs();
+  resources.calls_since_clock_check = 0;
+}
+
+void ReleaseAsyncSignals() {
+  if (!resources.async_held) return;
+  resources.async_held = false;
+  pthread_sigmask(SIG_SETMASK, &resources.saved_mask, nullptr);
+}
+
+}  // namespace keycell
