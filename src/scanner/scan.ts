@@ -111,8 +111,9 @@ function seamHits(region: CodeRegion, next: CodeRegion): PatternHit[] {
 /** Scans an ELF file held in memory; throws ScanError when it is malformed. */
 export async function scanElf(bytes: Uint8Array, file: string): Promise<Finding[]> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('scanElf: bytes must be a Uint8Array');
-  if (typeof file !== 'string')
+  if (typeof file !== 'string') {
     throw new TypeError('scanElf: file must be a string naming the bytes');
+  }
   const image = parseElf(bytes, file);
   return findingsIn(executableRegions(image), file, elfCodeMap(image));
 }
