@@ -165,9 +165,11 @@ function hex64(value: bigint): string {
 /** Parses the headers of an x86-64 ELF executable or shared object. */
 export function parseElf(bytes: Uint8Array, file: string): ElfImage {
   const reader = new Reader(bytes, file);
-  const type = readIdentity(reader);
-  const segments = readSegments(reader);
-  const sections = readSections(reader);
+  const { type, segments, sections } = guarded(reader, () => ({
+    type: readIdentity(reader),
+    segments: readSegments(reader),
+    sections: readSections(reader),
+  }));
 
   let symbols: SymbolTable | undefined;
   let functionStarts: Float64Array | undefined;
@@ -177,9 +179,23 @@ export function parseElf(bytes: Uint8Array, file: string): ElfImage {
     type,
     segments,
     sections,
-    symbols: () => (symbols ??= readSymbols(reader, sections)),
-    functionStarts: () => (functionStarts ??= readFunctionStarts(reader)),
+    symbols: () => (symbols ??= guarded(reader, () => readSymbols(reader, sections))),
+    functionStarts: () => (functionStarts ??= guarded(reader, () => readFunctionStarts(reader))),
   };
+}
+
+/**
+ * Runs a table reader. Each reader checks its bounds before it reads, so a
+ * RangeError from DataView means a check is missing; it still becomes a
+ * ScanError, because a malformed file must never crash the caller.
+ */
+function guarded<T>(reader: Reader, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw reader.defect(`a field lies outside the file (${error.message})`);
+  }
 }
 
 /** Returns true when the bytes begin with the ELF magic number. */
@@ -323,6 +339,7 @@ function readSymbols(reader: Reader, sections: ElfSection[]): SymbolTable {
   let count = 0;
 
   for (const table of tables) {
+    reader.require(table.fileOffset, table.size, `${table.name} contents`);
     const strings = sections[table.link];
     if (!strings) throw reader.defect(`${table.name} links to a missing string table section`);
     reader.require(strings.fileOffset, strings.size, `${table.name} string table`);

@@ -56,6 +56,20 @@ describe('ELF defects', () => {
     );
   });
 
+  test('a symbol table outside the file is named when symbols are read', () => {
+    // Turn the null section 0, which is never bounds-checked, into a symbol table.
+    const shoff = Number(new DataView(TRUE.buffer, TRUE.byteOffset).getBigUint64(40, true));
+    const image = parseElf(
+      edited((view) => {
+        view.setUint32(shoff + 4, 2, true); // SHT_SYMTAB
+        view.setBigUint64(shoff + 24, 1n << 40n, true);
+        view.setBigUint64(shoff + 32, 48n, true);
+      }),
+      'sample',
+    );
+    expect(() => image.symbols()).toThrow(/sample: malformed ELF: .* contents .* lies outside/);
+  });
+
   test('other machines and object files are unsupported, not malformed', () => {
     expect(defectOf(edited((view) => view.setUint16(18, 183, true)))).toMatchObject({
       code: 'ELF_UNSUPPORTED',
