@@ -49,8 +49,9 @@ async function main(): Promise<void> {
   const rows: Row[] = bench.tasks.map((task) => {
     const [target, name] = task.name.split('|');
     const result = task.result;
-    if (result.state !== 'completed')
+    if (result.state !== 'completed') {
       throw new Error(`${task.name} did not complete: ${result.state}`);
+    }
     const megabytes = codeBytes.get(target)! / 1e6;
     const mean = result.latency.mean;
     return {

@@ -224,8 +224,9 @@ function checkAfterWrite(
 
   const compare = rest[next];
   const branch = rest[next + 1];
-  if (!compare || !branch || !/^cmp eax, /.test(compare.text) || branch.mnemonic !== 'jne')
+  if (!compare || !branch || !/^cmp eax, /.test(compare.text) || branch.mnemonic !== 'jne') {
     return null;
+  }
   const target = Number(branch.text.slice('jne '.length));
   if (!Number.isSafeInteger(target) || target < region.address) return null;
   const targetOffset = target - region.address;

@@ -145,11 +145,13 @@ class Reader {
   /** Returns the NUL-terminated string at `offset` inside the table [start, end). */
   string(start: number, end: number, offset: number, what: string): string {
     const at = start + offset;
-    if (offset < 0 || at >= end)
+    if (offset < 0 || at >= end) {
       throw this.defect(`${what} name offset ${hex(offset)} is outside its string table`);
+    }
     const terminator = this.bytes.indexOf(0, at);
-    if (terminator < 0 || terminator >= end)
+    if (terminator < 0 || terminator >= end) {
       throw this.defect(`${what} name is not terminated inside its string table`);
+    }
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + at, terminator - at).toString(
       'latin1',
     );
@@ -163,9 +165,11 @@ function hex64(value: bigint): string {
 /** Parses the headers of an x86-64 ELF executable or shared object. */
 export function parseElf(bytes: Uint8Array, file: string): ElfImage {
   const reader = new Reader(bytes, file);
-  const type = readIdentity(reader);
-  const segments = readSegments(reader);
-  const sections = readSections(reader);
+  const { type, segments, sections } = guarded(reader, () => ({
+    type: readIdentity(reader),
+    segments: readSegments(reader),
+    sections: readSections(reader),
+  }));
 
   let symbols: SymbolTable | undefined;
   let functionStarts: Float64Array | undefined;
@@ -175,9 +179,23 @@ export function parseElf(bytes: Uint8Array, file: string): ElfImage {
     type,
     segments,
     sections,
-    symbols: () => (symbols ??= readSymbols(reader, sections)),
-    functionStarts: () => (functionStarts ??= readFunctionStarts(reader)),
+    symbols: () => (symbols ??= guarded(reader, () => readSymbols(reader, sections))),
+    functionStarts: () => (functionStarts ??= guarded(reader, () => readFunctionStarts(reader))),
   };
+}
+
+/**
+ * Runs a table reader. Each reader checks its bounds before it reads, so a
+ * RangeError from DataView means a check is missing; it still becomes a
+ * ScanError, because a malformed file must never crash the caller.
+ */
+function guarded<T>(reader: Reader, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw reader.defect(`a field lies outside the file (${error.message})`);
+  }
 }
 
 /** Returns true when the bytes begin with the ELF magic number. */
@@ -201,8 +219,9 @@ function readIdentity(reader: Reader): ElfImage['type'] {
   if (reader.u8(5) !== ELFDATA2LSB) throw ScanError.unsupported(reader.file, 'big-endian ELF');
 
   const machine = reader.u16(18);
-  if (machine !== EM_X86_64)
+  if (machine !== EM_X86_64) {
     throw ScanError.unsupported(reader.file, `machine ${machine}, not x86-64 (62)`);
+  }
   const type = reader.u16(16);
   if (type === ET_EXEC) return 'executable';
   if (type === ET_DYN) return 'shared';
@@ -218,10 +237,12 @@ function readSegments(reader: Reader): ElfSegment[] {
   const entrySize = reader.u16(54);
   const count = reader.u16(56);
   if (count === 0) throw reader.defect('no program headers, so nothing would be loaded');
-  if (count === 0xffff)
+  if (count === 0xffff) {
     throw reader.defect('program header count in section 0 (PN_XNUM) is not supported');
-  if (entrySize !== PHDR_SIZE)
+  }
+  if (entrySize !== PHDR_SIZE) {
     throw reader.defect(`program header size is ${entrySize}, not ${PHDR_SIZE}`);
+  }
   reader.require(tableOffset, count * PHDR_SIZE, 'program header table');
 
   const segments: ElfSegment[] = [];
@@ -266,13 +287,15 @@ function readSections(reader: Reader): ElfSection[] {
   const count = reader.u16(60);
   const namesIndex = reader.u16(62);
   if (tableOffset === 0 || count === 0) return [];
-  if (entrySize !== SHDR_SIZE)
+  if (entrySize !== SHDR_SIZE) {
     throw reader.defect(`section header size is ${entrySize}, not ${SHDR_SIZE}`);
+  }
   reader.require(tableOffset, count * SHDR_SIZE, 'section header table');
-  if (namesIndex >= count)
+  if (namesIndex >= count) {
     throw reader.defect(
       `section name table index ${namesIndex} is not below the section count ${count}`,
     );
+  }
 
   const header = (index: number) => tableOffset + index * SHDR_SIZE;
   const namesAt = header(namesIndex);
@@ -288,7 +311,7 @@ function readSections(reader: Reader): ElfSection[] {
       index,
       name: reader.string(namesOffset, namesOffset + namesSize, reader.u32(at), what),
       type: reader.u32(at + 4),
-      code: (Number(reader.u64(at + 8, `${what} flags`)) & SHF_EXECINSTR) !== 0,
+      code: (reader.u64(at + 8, `${what} flags`) & SHF_EXECINSTR) !== 0,
       address: reader.u64(at + 16, `${what} address`),
       fileOffset: reader.u64(at + 24, `${what} file offset`),
       size: reader.u64(at + 32, `${what} size`),
@@ -316,6 +339,7 @@ function readSymbols(reader: Reader, sections: ElfSection[]): SymbolTable {
   let count = 0;
 
   for (const table of tables) {
+    reader.require(table.fileOffset, table.size, `${table.name} contents`);
     const strings = sections[table.link];
     if (!strings) throw reader.defect(`${table.name} links to a missing string table section`);
     reader.require(strings.fileOffset, strings.size, `${table.name} string table`);
@@ -419,8 +443,9 @@ function readFunctionStarts(reader: Reader): Float64Array {
   }
   const entries = reader.u32(header.offset + 8);
   const tableAt = header.offset + 12;
-  if (entries * 8 > header.size - 12)
+  if (entries * 8 > header.size - 12) {
     throw reader.defect(`.eh_frame_hdr claims ${entries} entries, more than it holds`);
+  }
 
   const starts = new Float64Array(entries);
   for (let index = 0; index < entries; index++) {

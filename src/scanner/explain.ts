@@ -133,12 +133,11 @@ export class Explainer {
    * the code section); returns that instruction and the context around it.
    */
   private sweep(region: CodeRegion, from: number, address: number, limit: number) {
-    const wanted = address - region.address + (CONTEXT + 1) * MAX_INSTRUCTION;
-    const end = Math.min(
-      region.bytes.length,
-      Math.max(limit, address - region.address + 1),
-      wanted,
-    );
+    // Stop at the section's end, but never before the instruction holding the
+    // hit is complete: a pattern may run from the last instruction onwards.
+    const offset = address - region.address;
+    const wanted = offset + (CONTEXT + 1) * MAX_INSTRUCTION;
+    const end = Math.min(region.bytes.length, Math.max(limit, offset + MAX_INSTRUCTION), wanted);
     const before: Decoded[] = [];
     const after: Decoded[] = [];
     let holding: Decoded | null = null;

@@ -4,9 +4,8 @@
  * A file is scanned as the dynamic loader would map it. mmap works in whole
  * pages, so an executable segment makes executable every file byte that
  * shares a page with it, not only the bytes between p_offset and
- * p_offset + p_filesz; those neighbours are searched too. (When p_memsz
- * exceeds p_filesz the loader zeroes the rest of the last page, and zeros
- * start no pattern.)
+ * p_offset + p_filesz; those neighbours are searched too, except where the
+ * loader zeroes them (from p_filesz to p_memsz).
  */
 import { ScanError } from '../errors.js';
 import { loadDisassembler } from './capstone.js';
@@ -43,14 +42,22 @@ export function executableRegions(image: ElfImage): CodeRegion[] {
     if (!segment.executable || segment.fileSize === 0) continue;
     const start = segment.fileOffset - (segment.fileOffset % PAGE_SIZE);
     const fileEnd = segment.fileOffset + segment.fileSize;
-    const pageEnd = Math.ceil(fileEnd / PAGE_SIZE) * PAGE_SIZE;
-    const end =
-      segment.memorySize > segment.fileSize ? fileEnd : Math.min(pageEnd, image.bytes.length);
-    regions.push({
-      bytes: image.bytes.subarray(start, end),
-      address: segment.address - (segment.fileOffset - start),
-      fileOffset: start,
-    });
+    const pageEnd = Math.min(Math.ceil(fileEnd / PAGE_SIZE) * PAGE_SIZE, image.bytes.length);
+    const memoryEnd = segment.fileOffset + segment.memorySize;
+
+    let bytes = image.bytes.subarray(start, pageEnd);
+    if (memoryEnd > fileEnd) {
+      // The loader zeroes the last page from p_filesz up to p_memsz; file
+      // bytes past p_memsz on that page stay mapped.
+      if (memoryEnd >= pageEnd) {
+        bytes = image.bytes.subarray(start, fileEnd);
+      } else {
+        bytes = Uint8Array.from(bytes);
+        bytes.fill(0, fileEnd - start, memoryEnd - start);
+      }
+    }
+    const address = segment.address - (segment.fileOffset - start);
+    regions.push({ bytes, address, fileOffset: start });
   }
   return regions;
 }
@@ -104,8 +111,9 @@ function seamHits(region: CodeRegion, next: CodeRegion): PatternHit[] {
 /** Scans an ELF file held in memory; throws ScanError when it is malformed. */
 export async function scanElf(bytes: Uint8Array, file: string): Promise<Finding[]> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError('scanElf: bytes must be a Uint8Array');
-  if (typeof file !== 'string')
+  if (typeof file !== 'string') {
     throw new TypeError('scanElf: file must be a string naming the bytes');
+  }
   const image = parseElf(bytes, file);
   return findingsIn(executableRegions(image), file, elfCodeMap(image));
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 
 import { describe, expect, test } from 'vitest';
 
-import { parseElf, scanElf, ScanError } from '../../../src/index.js';
+import { executableRegions, parseElf, scanElf, ScanError } from '../../../src/index.js';
 
 const TRUE = fs.readFileSync('/bin/true');
 
@@ -56,6 +56,20 @@ describe('ELF defects', () => {
     );
   });
 
+  test('a symbol table outside the file is named when symbols are read', () => {
+    // Turn the null section 0, which is never bounds-checked, into a symbol table.
+    const shoff = Number(new DataView(TRUE.buffer, TRUE.byteOffset).getBigUint64(40, true));
+    const image = parseElf(
+      edited((view) => {
+        view.setUint32(shoff + 4, 2, true); // SHT_SYMTAB
+        view.setBigUint64(shoff + 24, 1n << 40n, true);
+        view.setBigUint64(shoff + 32, 48n, true);
+      }),
+      'sample',
+    );
+    expect(() => image.symbols()).toThrow(/sample: malformed ELF: .* contents .* lies outside/);
+  });
+
   test('other machines and object files are unsupported, not malformed', () => {
     expect(defectOf(edited((view) => view.setUint16(18, 183, true)))).toMatchObject({
       code: 'ELF_UNSUPPORTED',
@@ -68,5 +82,35 @@ describe('ELF defects', () => {
   test('scanElf rejects with the same error and checks its arguments', async () => {
     await expect(scanElf(new Uint8Array(8), 'tiny')).rejects.toThrow(/tiny: malformed ELF/);
     await expect(scanElf('x' as never, 'x')).rejects.toThrow(TypeError);
+  });
+});
+
+describe('executable bytes as the loader maps them', () => {
+  /** Returns /bin/true with a WRPKRU planted just past its code segment's p_filesz. */
+  function plantedPastCode(): { bytes: Uint8Array; at: number; memorySizeField: number } {
+    const image = parseElf(TRUE, '/bin/true');
+    const code = image.segments.find((segment) => segment.executable)!;
+    const at = code.fileOffset + code.fileSize;
+    expect(at % 0x1000).not.toBe(0); // the page goes on past the segment
+    const view = new DataView(TRUE.buffer, TRUE.byteOffset, TRUE.byteLength);
+    const memorySizeField = Number(view.getBigUint64(32, true)) + code.index * 56 + 40;
+    return { bytes: edited((_, bytes) => bytes.set([0x0f, 0x01, 0xef], at)), at, memorySizeField };
+  }
+
+  test('file bytes sharing a page with code are executable and searched', async () => {
+    const { bytes, at } = plantedPastCode();
+    const findings = await scanElf(bytes, 'planted');
+    expect(findings.map((finding) => [finding.kind, finding.fileOffset])).toEqual([['wrpkru', at]]);
+    expect(findings[0].section).toBeNull();
+    expect(findings[0].classification).toBe('data');
+  });
+
+  test('bytes the loader zeroes past p_filesz are not', async () => {
+    const { bytes, at, memorySizeField } = plantedPastCode();
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(memorySizeField, view.getBigUint64(memorySizeField, true) + 16n, true);
+    expect(await scanElf(bytes, 'zeroed')).toEqual([]);
+    const [region] = executableRegions(parseElf(bytes, 'zeroed'));
+    expect(region.bytes[at - (region.fileOffset ?? 0)]).toBe(0);
   });
 });
