@@ -60,6 +60,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
                        {
                            InstanceMethod<&NativeDomain::Close>("close"),
                            InstanceMethod<&NativeDomain::Layout>("layout"),
+                           InstanceMethod<&NativeDomain::SetThreadVector>("setThreadVector"),
                            InstanceMethod<&NativeDomain::Protect>("protect"),
                            InstanceMethod<&NativeDomain::Read>("read"),
                            InstanceMethod<&NativeDomain::Write>("write"),
@@ -188,6 +189,17 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
     layout.Set("pkey", Napi::Number::New(env, pkey_));
     layout.Set("pkru", pku_ ? Napi::Number::New(env, target_.domain_pkru) : env.Null());
     return layout;
+  }
+
+  // setThreadVector(address): the DTV the runtime's __tls_get_addr reads at %fs:8.
+  Napi::Value SetThreadVector(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset;
+    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset) || !CheckRange(env, offset, 8, kRead)) {
+      return env.Undefined();
+    }
+    memory_.SetThreadVector(reinterpret_cast<uint64_t>(memory_.image()) + offset);
+    return env.Undefined();
   }
 
   // protect(offset, length, protection): protection bits 1 read, 2 write, 4 execute.

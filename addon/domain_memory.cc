@@ -22,6 +22,7 @@ namespace {
 
 constexpr size_t kPageSize = 4096;
 constexpr size_t kTcbSelf = 0x00;
+constexpr size_t kTcbThreadVector = 0x08;
 constexpr size_t kTcbSelfAgain = 0x10;
 constexpr size_t kTcbStackGuard = 0x28;
 constexpr size_t kTcbPointerGuard = 0x30;
@@ -86,6 +87,10 @@ void DomainMemory::SetUpThreadControlBlock() {
   memcpy(tcb + kTcbSelfAgain, &self, sizeof self);
   memcpy(tcb + kTcbStackGuard, &canary, sizeof canary);
   memcpy(tcb + kTcbPointerGuard, &pointer_guard, sizeof pointer_guard);
+}
+
+void DomainMemory::SetThreadVector(uint64_t dtv) {
+  memcpy(reinterpret_cast<char*>(thread_pointer_) + kTcbThreadVector, &dtv, sizeof dtv);
 }
 
 void DomainMemory::Release() {

@@ -33,6 +33,10 @@ class DomainMemory {
   // True when `address` lies in an executable image page.
   bool IsExecutable(uint64_t address) const;
 
+  // Points the thread control block's DTV slot (%fs:8) at `dtv`, a domain
+  // address: the runtime's __tls_get_addr finds TLS blocks through it.
+  void SetThreadVector(uint64_t dtv);
+
   char* image() const { return image_; }
   uint64_t stack_top() const { return stack_top_; }
   uint64_t thread_pointer() const { return thread_pointer_; }

@@ -39,6 +39,11 @@ export function protectDomainPages(
   withNativeDomain(domain, (native) => native.protect(offset, length, protection));
 }
 
+/** Makes the DTV at image `offset` the one the domain's __tls_get_addr uses. */
+export function setThreadVector(domain: Domain, offset: number): void {
+  withNativeDomain(domain, (native) => native.setThreadVector(offset));
+}
+
 /** Returns a copy of `length` bytes of domain memory at `offset`. */
 export function copyFromDomain(domain: Domain, offset: number, length: number): Buffer {
   return withNativeDomain(domain, (native) => native.read(offset, length));

@@ -239,3 +239,66 @@ function describeBriefly(finding: Finding): string {
   const where = finding.symbol ? ` in ${finding.symbol.name}+${hex(finding.symbol.offset)}` : '';
   return `${finding.kind} at ${hex(finding.address)}${where}`;
 }
+
+/** Why the loader refused a library. */
+export type LoadErrorCode =
+  /** The file is not a well-formed shared object: `defect` says what is wrong. */
+  | 'LOAD_MALFORMED'
+  /** Well-formed, but uses something keycell does not load (text relocations, ...). */
+  | 'LOAD_UNSUPPORTED'
+  /** A DT_NEEDED library was not found: `defect` names it. */
+  | 'LIBRARY_NOT_FOUND'
+  /** Imports no loaded library nor the runtime provides: `missing` lists them. */
+  | 'MISSING_SYMBOLS'
+  /** The domain's image area has no room left. */
+  | 'DOMAIN_FULL';
+
+/** A library the loader could not place in a domain. */
+export class LoadError extends KeycellError {
+  declare readonly code: LoadErrorCode;
+  /** The library the error is about. */
+  readonly file: string;
+  readonly defect: string | null;
+  /** For `MISSING_SYMBOLS`: every symbol nothing provides, and the library that wanted it. */
+  readonly missing: readonly { symbol: string; library: string }[];
+
+  private constructor(
+    code: LoadErrorCode,
+    file: string,
+    message: string,
+    details: { defect?: string; missing?: readonly { symbol: string; library: string }[] },
+  ) {
+    super(code, message);
+    this.file = file;
+    this.defect = details.defect ?? null;
+    this.missing = details.missing ?? [];
+  }
+
+  static malformed(file: string, defect: string): LoadError {
+    return new LoadError('LOAD_MALFORMED', file, `${file}: cannot load: ${defect}`, { defect });
+  }
+
+  static unsupported(file: string, defect: string): LoadError {
+    return new LoadError('LOAD_UNSUPPORTED', file, `${file}: not loaded: ${defect}`, { defect });
+  }
+
+  static notFound(file: string, needed: string, searched: readonly string[]): LoadError {
+    const defect = `needs ${needed}, found in none of ${searched.join(', ')}`;
+    return new LoadError('LIBRARY_NOT_FOUND', file, `${file}: ${defect}`, { defect });
+  }
+
+  static missingSymbols(file: string, missing: readonly { symbol: string; library: string }[]): LoadError {
+    const list = missing.map((entry) => `${entry.symbol} (wanted by ${entry.library})`).join(', ');
+    return new LoadError(
+      'MISSING_SYMBOLS',
+      file,
+      `${file}: ${missing.length} undefined symbol${missing.length === 1 ? '' : 's'}: ${list}`,
+      { missing },
+    );
+  }
+
+  static domainFull(file: string, needed: number, left: number): LoadError {
+    const defect = `needs ${needed} bytes of domain memory, ${left} are left`;
+    return new LoadError('DOMAIN_FULL', file, `${file}: ${defect}`, { defect });
+  }
+}

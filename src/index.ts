@@ -12,6 +12,8 @@ export {
   DomainMemoryError,
   IsolationUnavailableError,
   PkeysExhaustedError,
+  ScanError,
+  type ScanErrorCode,
   type FaultKind,
   type FaultReport,
 } from './errors.js';
@@ -28,5 +30,4 @@ export {
   type SyscallRule,
   type SyscallEvent,
 } from './policy/index.js';
-export { KeycellError, ScanError, type ScanErrorCode } from './errors.js';
 export * from './scanner/index.js';

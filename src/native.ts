@@ -76,6 +76,8 @@ export interface NativeFault {
 export interface NativeDomain {
   close(): void;
   layout(): NativeDomainLayout;
+  /** Points %fs:8 of the domain's thread control block at the DTV at image `offset`. */
+  setThreadVector(offset: number): void;
   /** Offsets are relative to `imageBase`; protection: 1 read, 2 write, 4 execute. */
   protect(offset: number, length: number, protection: number): void;
   read(offset: number, length: number): Buffer;
