@@ -17,7 +17,9 @@ import {
   PkeysExhaustedError,
   SandboxFault,
 } from './errors.js';
+import { allocate, Library } from './library.js';
 import { native, type NativeDomain } from './native.js';
+import type { DomainBuffer } from './pointer.js';
 
 /** `pku`: protection keys isolate the domain. `none`: no protection at all. */
 export type Isolation = 'pku' | 'none';
@@ -143,6 +145,22 @@ export class Domain {
   /** The fault that poisoned this domain, if any. */
   get fault(): SandboxFault | null {
     return states.get(this)?.fault ?? null;
+  }
+
+  /**
+   * Loads a shared library and the libraries it needs into this domain,
+   * after the scanner has checked every executable byte. Throws ScanError,
+   * LoadError, or SandboxFault when a constructor faults.
+   */
+  async load(path: string): Promise<Library> {
+    openState(this);
+    return Library.load(this, path);
+  }
+
+  /** Allocates `size` bytes of domain memory with a zero-copy view; `free()` returns them. */
+  async alloc(size: number): Promise<DomainBuffer> {
+    openState(this);
+    return allocate(this, size);
   }
 
   /** Releases the domain's key and memory; views over its memory are detached. Idempotent. */

@@ -251,7 +251,9 @@ export type LoadErrorCode =
   /** Imports no loaded library nor the runtime provides: `missing` lists them. */
   | 'MISSING_SYMBOLS'
   /** The domain's image area has no room left. */
-  | 'DOMAIN_FULL';
+  | 'DOMAIN_FULL'
+  /** The library exports no such symbol (or not as a function). */
+  | 'SYMBOL_NOT_FOUND';
 
 /** A library the loader could not place in a domain. */
 export class LoadError extends KeycellError {
@@ -295,6 +297,11 @@ export class LoadError extends KeycellError {
       `${file}: ${missing.length} undefined symbol${missing.length === 1 ? '' : 's'}: ${list}`,
       { missing },
     );
+  }
+
+  static symbolNotFound(file: string, symbol: string, why = 'no such exported symbol'): LoadError {
+    const defect = `${symbol}: ${why}`;
+    return new LoadError('SYMBOL_NOT_FOUND', file, `${file}: ${defect}`, { defect });
   }
 
   static domainFull(file: string, needed: number, left: number): LoadError {

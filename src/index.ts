@@ -3,6 +3,8 @@
  * memory protection keys. This module is the public API.
  */
 export { Domain, type DomainOptions, type Isolation } from './domain.js';
+export { Library, type DomainFunction } from './library.js';
+export { DomainPointer, type DomainBuffer } from './pointer.js';
 export {
   KeycellError,
   SandboxFault,
@@ -13,6 +15,8 @@ export {
   IsolationUnavailableError,
   PkeysExhaustedError,
   ScanError,
+  LoadError,
+  type LoadErrorCode,
   type ScanErrorCode,
   type FaultKind,
   type FaultReport,

@@ -300,6 +300,14 @@ function imageState(domain: Domain): ImageState {
   return state;
 }
 
+/** Reserves `length` bytes of readable, writable image for keycell's own use; returns the offset. */
+export function reserveDomainMemory(domain: Domain, length: number, purpose: string): number {
+  const state = imageState(domain);
+  const offset = reserve(state, purpose, pageCeil(length));
+  protectDomainPages(domain, offset, pageCeil(length), Protection.readWrite);
+  return offset;
+}
+
 /** Fills the runtime's block: magic, version and the heap it serves malloc from. */
 function prepareRuntime(domain: Domain, state: ImageState, pending: Pending): void {
   const block = pending.library.exports.get('keycell_runtime');
