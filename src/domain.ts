@@ -18,6 +18,7 @@ import {
   SandboxFault,
 } from './errors.js';
 import { allocate, Library } from './library.js';
+import { finaliseLibraries } from './loader/load.js';
 import { native, type NativeDomain } from './native.js';
 import type { DomainBuffer } from './pointer.js';
 
@@ -166,6 +167,8 @@ export class Domain {
   /** Releases the domain's key and memory; views over its memory are detached. Idempotent. */
   close(): void {
     const state = states.get(this);
+    // Destructors run first, inside the domain, unless a fault poisoned it.
+    if (state?.native && !state.fault) finaliseLibraries(this);
     state?.native?.close();
     if (state) state.native = null;
   }

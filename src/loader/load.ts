@@ -19,6 +19,7 @@ import path from 'node:path';
 
 import { callDomainFunction, type Domain } from '../domain.js';
 import {
+  copyFromDomain,
   copyIntoDomain,
   domainLayout,
   PAGE_SIZE,
@@ -298,6 +299,31 @@ function imageState(domain: Domain): ImageState {
   setThreadVector(domain, state.dtvOffset);
   images.set(domain, state);
   return state;
+}
+
+/**
+ * Runs DT_FINI_ARRAY (last entry first) and DT_FINI of every library in the
+ * domain, newest library first, as the domain closes. A destructor that
+ * faults poisons the domain and stops the rest: closing goes on regardless.
+ */
+export function finaliseLibraries(domain: Domain): void {
+  const state = images.get(domain);
+  if (!state) return;
+  const { imageBase } = state;
+  for (const library of [...state.libraries].reverse()) {
+    const entries: number[] = [];
+    const array = library.dynamic.finiArray;
+    if (array) {
+      const bytes = copyFromDomain(domain, library.base - imageBase + array.address, array.count * 8);
+      entries.push(...readArray(bytes, 0, array.count).reverse().filter((entry) => entry !== 0 && entry !== -1));
+    }
+    if (library.dynamic.fini !== null) entries.push(library.base + library.dynamic.fini);
+    try {
+      for (const entry of entries) callDomainFunction(domain, entry);
+    } catch {
+      return;
+    }
+  }
 }
 
 /** Reserves `length` bytes of readable, writable image for keycell's own use; returns the offset. */

@@ -127,3 +127,21 @@ describe('fixture libraries through the API', () => {
     expect(needs.func('size_t fixture_strlen(const char *text)')('héllo')).toBe(6);
   });
 });
+
+describe('closing', () => {
+  test('destructors run inside the domain as it closes', async () => {
+    const target = await Domain.create({ isolation: 'none' });
+    const needs = await target.load(fixtures.needs);
+    needs.func('void fixture_trap_on_exit(void)')();
+    target.close();
+    expect(target.closed).toBe(true);
+    expect(target.fault?.kind).toBe('ill');
+  });
+
+  test('a domain whose destructors are quiet closes without a fault', async () => {
+    const target = await Domain.create({ isolation: 'none' });
+    await target.load(fixtures.needs);
+    target.close();
+    expect(target.fault).toBeNull();
+  });
+});
