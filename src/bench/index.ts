@@ -8,7 +8,15 @@ import os from 'node:os';
 import Table from 'cli-table3';
 
 import { measure, type MeasureOptions } from './measure.js';
-import { childPath, koffiPath, napiPath, workerPath, type CallPath, type UnavailablePath } from './paths.js';
+import {
+  childPath,
+  keycellPath,
+  koffiPath,
+  napiPath,
+  workerPath,
+  type CallPath,
+  type UnavailablePath,
+} from './paths.js';
 
 export interface BenchRow {
   path: string;
@@ -50,6 +58,8 @@ export async function runBench(options: MeasureOptions = PRESETS.full): Promise<
   const candidates: Array<() => Promise<CallPath | UnavailablePath> | CallPath | UnavailablePath> = [
     napiPath,
     koffiPath,
+    () => keycellPath('none'),
+    () => keycellPath('pku'),
     workerPath,
     childPath,
   ];

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
+import { Domain, type Isolation } from '../domain.js';
 import { addonPath, native } from '../native.js';
 
 /** The benchmark target as a standalone shared library (for koffi and for domains). */
@@ -53,6 +54,30 @@ export async function koffiPath(): Promise<CallPath | UnavailablePath> {
     empty,
     sum: (data: Uint8Array) => sum(data, data.length),
     close: async () => library.unload(),
+  };
+}
+
+/**
+ * keycell: the benchmark target loaded into a domain and called through its
+ * gates, with the 64-byte buffer copied in through the argument area as any
+ * caller's buffer would be.
+ */
+export async function keycellPath(isolation: Isolation): Promise<CallPath | UnavailablePath> {
+  const name = `keycell call (isolation: ${isolation})`;
+  if (isolation === 'pku') {
+    const probe = native().probe();
+    if (!probe.cpu.pku || !probe.cpu.ospke) return { name, reason: 'this CPU or kernel has no protection keys' };
+  }
+  const domain = await Domain.create({ isolation });
+  const target = await domain.load(benchTargetPath);
+  const empty = target.func('int keycell_bench_empty(void)');
+  const sum = target.func('uint32_t keycell_bench_sum(const uint8_t *data, size_t length)');
+  return {
+    name,
+    kind: 'sync',
+    empty,
+    sum: (data: Uint8Array) => sum(data, data.length),
+    close: async () => domain.close(),
   };
 }
 

@@ -1,22 +1,37 @@
 import { describe, expect, test } from 'vitest';
 
 import { formatBench, formatDuration, PRESETS, runBench } from '../../src/bench/index.js';
+import { native } from '../../src/native.js';
 
 describe('keycell bench', () => {
   test('measures every available path against the N-API call', async () => {
     const report = await runBench(PRESETS.quick);
     const names = report.rows.map((row) => row.path);
-    expect(names).toEqual(['plain N-API call', 'koffi FFI call', 'worker_threads round trip', 'child_process round trip']);
+    expect(names).toEqual([
+      'plain N-API call',
+      'koffi FFI call',
+      'keycell call (isolation: none)',
+      'keycell call (isolation: pku)',
+      'worker_threads round trip',
+      'child_process round trip',
+    ]);
 
+    const pku = native().probe().cpu.ospke;
     for (const row of report.rows) {
+      if (row.path.endsWith('(isolation: pku)') && !pku) {
+        expect(row.note).toMatch(/no protection keys/);
+        expect(row.emptyNs).toBeNull();
+        continue;
+      }
       expect(row.note).toBeUndefined();
       expect(row.emptyNs).toBeGreaterThan(0);
       expect(row.buffer64Ns).toBeGreaterThan(0);
     }
     expect(report.rows[0].emptyRatio).toBe(1);
     // Crossing to another thread or process costs far more than a direct call.
-    expect(report.rows[2].emptyRatio!).toBeGreaterThan(5);
-    expect(report.rows[3].emptyRatio!).toBeGreaterThan(5);
+    const row = (name: string) => report.rows.find((entry) => entry.path === name)!;
+    expect(row('worker_threads round trip').emptyRatio!).toBeGreaterThan(5);
+    expect(row('child_process round trip').emptyRatio!).toBeGreaterThan(5);
 
     const text = formatBench(report);
     expect(text).toContain('vs N-API');
