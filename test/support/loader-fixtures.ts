@@ -10,6 +10,8 @@ const SOURCES = path.join(packageRoot, 'test', 'fixtures', 'loader');
 
 export interface LoaderFixtures {
   dir: string;
+  peekConstructor: string;
+  hostile: string;
   missing: string;
   needs: string;
   base: string;
@@ -24,5 +26,12 @@ export function buildLoaderFixtures(): LoaderFixtures {
   };
   const base = library('base');
   const needs = library('needs', [`-L${dir}`, '-lbase', `-Wl,-rpath,${dir}`]);
-  return { dir, base, needs, missing: library('missing') };
+  return {
+    dir,
+    base,
+    needs,
+    missing: library('missing'),
+    peekConstructor: library('peek_constructor'),
+    hostile: library('hostile'),
+  };
 }
