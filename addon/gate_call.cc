@@ -39,7 +39,7 @@ GateOutcome CallThroughGate(ThreadBlock* block, const GateTarget& target, const 
   if (*static_cast<volatile uint32_t*>(&state.faulted)) {
     *fault = state.fault;
     outcome = GateOutcome::kFaulted;
-    // The frame of the fault and the handler's own stack are still there.
+    // The fault's frame and the handler's stack still lie on the signal stack.
     WipeSignalStackIfDirty(block);
   } else {
     *result = state.result;

@@ -4,11 +4,10 @@
 // Every handler starts in gates/signal_entry.S, which makes PKRU, the stack
 // and FS base safe to use and then calls keycell_signal_dispatch below. A
 // fault in domain code (the thread's gate block says a call is in progress)
-// is recorded in the block's key-0 state page, and the interrupted context is
-// rewritten to resume in the exit gate: the exit gate writes and checks the
-// host PKRU and restores the host's registers from trusted storage, so
-// nothing in the frame, which domain code could have shaped, decides where the
-// host resumes or with which rights.
+// is recorded in the block's key-0 state page and the frame is rewritten to
+// resume in the exit gate, which writes and checks the host PKRU and restores
+// the host's registers from trusted storage: nothing domain code could have
+// shaped decides where the host resumes or with which rights.
 //
 // A fault outside domain code (V8 uses SIGSEGV for WebAssembly bounds checks)
 // is handed to the previous handler with the same arguments.
@@ -16,6 +15,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cpuid.h>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -27,8 +27,8 @@
 
 extern "C" {
 void keycell_signal_entry(int signo, siginfo_t* info, void* context);
-void keycell_gate_exit(void);
 extern const char keycell_gate_text_start[];
+void keycell_gate_exit(void);
 extern const char keycell_gate_text_end[];
 __attribute__((visibility("hidden"))) void keycell_signal_dispatch(int signo,
                                                              siginfo_t* info, void* context);
@@ -38,11 +38,8 @@ namespace keycell {
 namespace {
 
 constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
-constexpr uint64_t kTrapFlag = 1u << 8;
-constexpr uint64_t kAlignmentCheckFlag = 1u << 18;
-// EFLAGS for the exit gate: only the always-one bit and IF (which user mode
-// cannot change anyway).
-constexpr uint64_t kCleanFlags = 0x202;
+// EFLAGS for the exit gate: TF, AC and DF clear; IF as user mode always has it.
+constexpr greg_t kCleanFlags = 0x202;
 
 std::once_flag install_once;
 bool installed = false;
@@ -98,7 +95,9 @@ void ChainToPrevious(int signo, siginfo_t* info, void* context) {
   action.sa_handler(signo);
 }
 
-// Records the fault and sends the interrupted context to the exit gate.
+// Records the fault and rewrites the interrupted context so that rt_sigreturn
+// lands in the exit gate with clean flags, the domain's signal mask and the
+// thread's signal stack re-armed (SS_AUTODISARM restores it from the frame).
 void EndDomainCall(ThreadBlock* block, int signo, siginfo_t* info, ucontext_t* context) {
   StatePage& state = block->state;
   greg_t* registers = context->uc_mcontext.gregs;
@@ -113,7 +112,6 @@ void EndDomainCall(ThreadBlock* block, int signo, siginfo_t* info, ucontext_t* c
   state.faulted = 1;
 
   registers[REG_RIP] = reinterpret_cast<greg_t>(keycell_gate_exit);
-  registers[REG_RAX] = 0;
   registers[REG_EFL] = kCleanFlags;
   context->uc_stack = state.signal_stack;
   context->uc_sigmask = state.domain_sigmask;
@@ -150,21 +148,19 @@ extern "C" void keycell_signal_dispatch(int signo, siginfo_t* info, void* raw_co
   ThreadBlock* block = keycell::BlockFromGsBase();
   uint64_t ip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
 
-  if (block && keycell::InGateText(ip)) {
-    // Domain code may return with TF or AC set; the exit gate clears them,
-    // but single-step traps can hit it first. Those are harmless: resume.
-    if (signo == SIGTRAP && block->state.in_domain) {
-      context->uc_mcontext.gregs[REG_EFL] &=
-          ~static_cast<greg_t>(keycell::kTrapFlag | keycell::kAlignmentCheckFlag);
-      return;
-    }
-    keycell::AbortFromHandler("a PKRU check or a fault inside a call gate");
-  }
-
   if (block) block->state.signal_stack_dirty = 1;
   if (block && block->state.in_domain) {
+    // Inside the gate text only a single-step trap is possible, after domain
+    // code returned with TF set; it ends the call like any fault. Anything
+    // else there is a failed PKRU check.
+    if (keycell::InGateText(ip) && signo != SIGTRAP) {
+      keycell::AbortFromHandler("a PKRU check failed or a call gate faulted");
+    }
     keycell::EndDomainCall(block, signo, info, context);
     return;
+  }
+  if (block && keycell::InGateText(ip)) {
+    keycell::AbortFromHandler("a call gate faulted outside a domain call");
   }
   keycell::ChainToPrevious(signo, info, raw_context);
 }

@@ -14,6 +14,12 @@
 // every frame at the top of that stack, whatever RSP domain code left.
 // Domains on one thread run one at a time, and domains are bound to the thread
 // that created them, so no other thread can rewrite a frame there.
+//
+// Restartable sequences are unregistered on such threads: glibc registers an
+// rseq area in the thread's (key-0) TLS, and the kernel writes it on signal
+// delivery and after preemption with the thread's current PKRU. With the
+// domain PKRU in force that write fails and the kernel forces a SIGSEGV.
+// glibc falls back to a system call for sched_getcpu when rseq is off.
 #include "thread_state.h"
 
 #include <cerrno>
@@ -22,6 +28,8 @@
 #include <ctime>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "pkeys.h"
 #include "pkru.h"
@@ -120,6 +128,26 @@ struct ThreadResources {
 
 thread_local ThreadResources resources;
 
+// glibc (2.35 and later) publishes where it registered this thread's rseq area.
+extern "C" {
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+}
+constexpr int kRseqFlagUnregister = 1;
+constexpr uint32_t kRseqSignature = 0x53053053;  // glibc's RSEQ_SIG on x86
+constexpr unsigned int kRseqAreaSize = 32;       // glibc registers 32 bytes
+
+// Unregisters glibc's rseq area for this thread, if there is one.
+bool UnregisterRseq(std::string* error) {
+  if (&__rseq_size == nullptr || &__rseq_offset == nullptr || __rseq_size == 0) return true;
+  char* area = static_cast<char*>(__builtin_thread_pointer()) + __rseq_offset;
+  for (unsigned int length : {kRseqAreaSize, __rseq_size}) {
+    if (syscall(SYS_rseq, area, length, kRseqFlagUnregister, kRseqSignature) == 0) return true;
+  }
+  *error = std::string("cannot unregister this thread's rseq area: ") + strerror(errno);
+  return false;
+}
+
 // Maps the alternate signal stack and installs it with SS_AUTODISARM.
 bool InstallSignalStack(const SharedPkeys* keys, std::string* error) {
   void* stack = ReserveAwayFromHost(kSignalStackSize, error);
@@ -156,6 +184,7 @@ ThreadBlock* CurrentThreadBlock(std::string* error) {
   }
 
   bool pku = OsEnabledPku();
+  if (pku && !UnregisterRseq(error)) return nullptr;
   SharedPkeys keys;
   if (pku && !EnsureSharedPkeys(&keys, error)) return nullptr;
 

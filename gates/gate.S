@@ -168,8 +168,8 @@ keycell_gate_call_open:
 
 /*
  * keycell_gate_exit: where every domain call comes back, by RET from the
- * target or, after a fault, by the signal handler rewriting the interrupted
- * context. Nothing the domain left in registers, flags or on its stack is
+ * target or, after a fault, by rt_sigreturn into a context the signal handler
+ * rewrote. Nothing the domain left in registers, flags or on its stack is
  * trusted: the stack is not touched before the host RSP is restored.
  */
     .globl  keycell_gate_exit
