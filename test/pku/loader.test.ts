@@ -21,7 +21,7 @@ const domains: Domain[] = [];
 beforeAll(() => {
   requirePku();
   fixtures = buildLoaderFixtures();
-});
+}, 120_000);
 
 afterEach(() => {
   for (const domain of domains.splice(0)) domain.close();

@@ -1,12 +1,17 @@
-/** Builds the loader's fixture libraries from test/fixtures/loader into a temporary folder. */
+/**
+ * Builds the loader's fixture libraries from test/fixtures/loader into
+ * build/test-fixtures/loader. A library is rebuilt only when its source is
+ * newer, so the PKU suite in the guest (where compiling is slow) reuses what
+ * the native suite built on the host.
+ */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import { packageRoot } from '../../src/native.js';
 
 const SOURCES = path.join(packageRoot, 'test', 'fixtures', 'loader');
+const OUTPUT = path.join(packageRoot, 'build', 'test-fixtures', 'loader');
 
 export interface LoaderFixtures {
   dir: string;
@@ -17,19 +22,27 @@ export interface LoaderFixtures {
   base: string;
 }
 
+function isFresh(output: string, source: string): boolean {
+  return fs.existsSync(output) && fs.statSync(output).mtimeMs >= fs.statSync(source).mtimeMs;
+}
+
 export function buildLoaderFixtures(): LoaderFixtures {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keycell-loader-'));
+  fs.mkdirSync(OUTPUT, { recursive: true });
   const library = (name: string, extra: string[] = []) => {
-    const output = path.join(dir, `lib${name}.so`);
-    execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', output, path.join(SOURCES, `${name}.c`), ...extra]);
+    const source = path.join(SOURCES, `${name}.c`);
+    const output = path.join(OUTPUT, `lib${name}.so`);
+    if (!isFresh(output, source)) {
+      const partial = `${output}.${process.pid}`;
+      execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', partial, source, ...extra]);
+      fs.renameSync(partial, output);
+    }
     return output;
   };
   const base = library('base');
-  const needs = library('needs', [`-L${dir}`, '-lbase', `-Wl,-rpath,${dir}`]);
   return {
-    dir,
+    dir: OUTPUT,
     base,
-    needs,
+    needs: library('needs', [`-L${OUTPUT}`, '-lbase']),
     missing: library('missing'),
     peekConstructor: library('peek_constructor'),
     hostile: library('hostile'),
