@@ -14,7 +14,8 @@ Napi::Value BenchEmpty(const Napi::CallbackInfo& info) {
 Napi::Value BenchSum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray()) {
-    Napi::TypeError::New(env, "benchSum(data): data must be a Uint8Array").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "benchSum(data): data must be a Uint8Array")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   Napi::Uint8Array data = info[0].As<Napi::Uint8Array>();

@@ -1,15 +1,15 @@
 // Machine facts for `keycell doctor` and for refusing PKU isolation where it
 // cannot work. Everything is read from CPUID, the auxiliary vector and probing
 // system calls that change nothing in the process.
-#include <cerrno>
 #include <cpuid.h>
-#include <cstring>
+#include <napi.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <vector>
 
-#include <napi.h>
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "pkru.h"
 

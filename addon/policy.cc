@@ -3,12 +3,13 @@
 // table, then each argument condition the table sets for the call.
 #include "policy.h"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace keycell::policy {
 namespace {
@@ -49,10 +50,8 @@ bool IsMemoryRangeCall(long nr) {
     case SYS_munlock:
     case SYS_mlock2:
     case SYS_msync:
-    case SYS_mincore:
-      return true;
-    default:
-      return false;
+    case SYS_mincore: return true;
+    default: return false;
   }
 }
 
@@ -68,19 +67,22 @@ bool InsideDomain(const Context& context, uint64_t start, uint64_t length) {
 bool StartsWithComponent(const std::string& path, const std::string& prefix) {
   if (prefix == "/") return true;
   std::string bare = prefix.back() == '/' ? prefix.substr(0, prefix.size() - 1) : prefix;
-  return path.compare(0, bare.size(), bare) == 0 && (path.size() == bare.size() || path[bare.size()] == '/');
+  return path.compare(0, bare.size(), bare) == 0 &&
+         (path.size() == bare.size() || path[bare.size()] == '/');
 }
 
 // /proc entries of any process expose or change memory (mem, maps, pagemap,
 // auxv, environ...), and /dev/mem and friends are physical memory.
 bool IsMemoryExposingPath(const std::string& path) {
-  for (const char* prefix : {"/proc/self", "/proc/thread-self", "/dev/mem", "/dev/kmem", "/dev/port"}) {
+  for (const char* prefix :
+       {"/proc/self", "/proc/thread-self", "/dev/mem", "/dev/kmem", "/dev/port"}) {
     if (StartsWithComponent(path, prefix)) return true;
   }
   if (path.compare(0, 6, "/proc/") == 0) {
     size_t end = path.find('/', 6);
     std::string entry = path.substr(6, end == std::string::npos ? std::string::npos : end - 6);
-    return !entry.empty() && std::all_of(entry.begin(), entry.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !entry.empty() &&
+           std::all_of(entry.begin(), entry.end(), [](char c) { return c >= '0' && c <= '9'; });
   }
   return false;
 }
@@ -96,7 +98,8 @@ const std::vector<AlwaysDenied>& AlwaysDeniedList() {
       {SYS_pkey_alloc, "protection keys belong to keycell"},
       {SYS_pkey_free, "protection keys belong to keycell"},
       {SYS_pkey_mprotect, "protection keys belong to keycell"},
-      {SYS_mmap, "new mappings would lie outside the domain; the runtime serves mmap from the domain heap"},
+      {SYS_mmap,
+       "new mappings would lie outside the domain; the runtime serves mmap from the domain heap"},
       {SYS_munmap, "domain memory stays mapped for the domain's life"},
       {SYS_mremap, "it could move memory into or out of the domain"},
       {SYS_brk, "the domain has no program break"},
@@ -172,16 +175,19 @@ bool Table::Parse(const uint8_t* data, size_t size, Table* out, std::string* err
   for (uint32_t nr = 0; nr < kEntries; nr++) {
     const uint8_t* at = data + kHeaderSize + nr * kEntrySize;
     Entry& entry = table.entries_[nr];
-    entry = {at[0], at[1], at[2], at[3], at[4], at[5], at[6], at[7], Read32(at + 8), Read32(at + 12), Read64(at + 16), at[24]};
+    entry = {at[0], at[1], at[2],          at[3],           at[4],           at[5],
+             at[6], at[7], Read32(at + 8), Read32(at + 12), Read64(at + 16), at[24]};
     if (entry.fd_mode > kList || entry.access > 2) {
       *error = "policy table entry " + std::to_string(nr) + " is malformed";
       return false;
     }
     uint32_t offset = entry.path_offset;
     for (uint32_t i = 0; i < entry.path_count; i++) {
-      const void* end = offset < string_bytes ? memchr(strings + offset, 0, string_bytes - offset) : nullptr;
+      const void* end =
+          offset < string_bytes ? memchr(strings + offset, 0, string_bytes - offset) : nullptr;
       if (!end) {
-        *error = "policy table entry " + std::to_string(nr) + " has a path prefix outside its string table";
+        *error = "policy table entry " + std::to_string(nr) +
+                 " has a path prefix outside its string table";
         return false;
       }
       std::string prefix(reinterpret_cast<const char*>(strings + offset));
@@ -215,17 +221,21 @@ std::string NormalisePath(const std::string& cwd, const std::string& path) {
 
 Decision Table::Decide(const Request& request, const Context& context) const {
   const auto& always = AlwaysDeniedList();
-  auto found = std::find_if(always.begin(), always.end(), [&](const AlwaysDenied& entry) { return entry.nr == request.nr; });
+  auto found = std::find_if(always.begin(), always.end(),
+                            [&](const AlwaysDenied& entry) { return entry.nr == request.nr; });
   if (found != always.end()) return Deny(EPERM, std::string("always denied: ") + found->reason);
 
   if (IsMemoryRangeCall(request.nr) && !InsideDomain(context, request.args[0], request.args[1])) {
     return Deny(EPERM, "memory outside the domain");
   }
-  if (request.nr == SYS_mprotect && (request.args[2] & ~static_cast<uint64_t>(PROT_READ | PROT_WRITE))) {
-    return Deny(EPERM, request.args[2] & PROT_EXEC ? "executable memory is never allowed" : "unsupported protection bits");
+  if (request.nr == SYS_mprotect &&
+      (request.args[2] & ~static_cast<uint64_t>(PROT_READ | PROT_WRITE))) {
+    return Deny(EPERM, request.args[2] & PROT_EXEC ? "executable memory is never allowed"
+                                                   : "unsupported protection bits");
   }
 
-  if (request.nr < 0 || request.nr >= static_cast<long>(entries_.size()) || !entries_[request.nr].allow) {
+  if (request.nr < 0 || request.nr >= static_cast<long>(entries_.size()) ||
+      !entries_[request.nr].allow) {
     return Deny(EPERM, "not allowed by the domain's policy");
   }
   const Entry& entry = entries_[request.nr];
@@ -234,10 +244,13 @@ Decision Table::Decide(const Request& request, const Context& context) const {
   if (entry.fd_arg != kNoArg && entry.fd_mode != kUnchecked && entry.fd_mode != kAny) {
     int64_t fd = static_cast<int64_t>(request.args[entry.fd_arg]);
     bool own = fd >= 0 && fd <= 2;
-    own = own || std::find(context.own_fds.begin(), context.own_fds.end(), fd) != context.own_fds.end();
+    own = own ||
+          std::find(context.own_fds.begin(), context.own_fds.end(), fd) != context.own_fds.end();
     bool listed = fd >= 0 && fd < 64 && (entry.fd_bitmap >> fd) & 1;
     if (entry.fd_mode == kOwn ? !own : !listed) {
-      return Deny(EBADF, Describe("descriptor", fd) + (entry.fd_mode == kOwn ? " was not opened by this domain" : " is not in the policy's list"));
+      return Deny(EBADF, Describe("descriptor", fd) + (entry.fd_mode == kOwn
+                                                           ? " was not opened by this domain"
+                                                           : " is not in the policy's list"));
     }
   }
 
@@ -247,13 +260,16 @@ Decision Table::Decide(const Request& request, const Context& context) const {
 
   if (entry.flags_arg != kNoArg && entry.access == 1) {
     uint64_t flags = request.args[entry.flags_arg];
-    if ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY)))) {
+    if ((flags & O_ACCMODE) != O_RDONLY ||
+        (flags & (O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY)))) {
       return Deny(EACCES, "the policy allows opening for reading only");
     }
   }
 
-  if (entry.prot_arg != kNoArg && (request.args[entry.prot_arg] & ~static_cast<uint64_t>(entry.prot_allowed))) {
-    return Deny(EPERM, Describe("protection", request.args[entry.prot_arg]) + " is not allowed by the policy");
+  if (entry.prot_arg != kNoArg &&
+      (request.args[entry.prot_arg] & ~static_cast<uint64_t>(entry.prot_allowed))) {
+    return Deny(EPERM, Describe("protection", request.args[entry.prot_arg]) +
+                           " is not allowed by the policy");
   }
 
   if (entry.path_arg != kNoArg) {
@@ -263,8 +279,9 @@ Decision Table::Decide(const Request& request, const Context& context) const {
     }
     std::string path = NormalisePath(context.cwd, raw);
     const auto& prefixes = prefixes_[request.nr];
-    bool inside = std::any_of(prefixes.begin(), prefixes.end(),
-                              [&](const std::string& prefix) { return StartsWithComponent(path, prefix); });
+    bool inside = std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& prefix) {
+      return StartsWithComponent(path, prefix);
+    });
     if (IsMemoryExposingPath(path)) {
       decision = Deny(EACCES, "always denied: " + path + " exposes process memory");
     } else if (!inside) {

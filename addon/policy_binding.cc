@@ -34,7 +34,9 @@ uint64_t RegisterValue(Napi::Value value) {
 Napi::Value Decide(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || !info[1].IsObject() || !info[2].IsObject()) {
-    Napi::TypeError::New(env, "decide(table, request, context): table must be a Uint8Array, request and context objects")
+    Napi::TypeError::New(
+        env,
+        "decide(table, request, context): table must be a Uint8Array, request and context objects")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -50,7 +52,8 @@ Napi::Value Decide(const Napi::CallbackInfo& info) {
   policy::Request request;
   request.nr = request_object.Get("nr").As<Napi::Number>().Int64Value();
   Napi::Array args = request_object.Get("args").As<Napi::Array>();
-  for (uint32_t i = 0; i < args.Length() && i < 6; i++) request.args[i] = RegisterValue(args.Get(i));
+  for (uint32_t i = 0; i < args.Length() && i < 6; i++)
+    request.args[i] = RegisterValue(args.Get(i));
 
   Napi::Object context_object = info[2].As<Napi::Object>();
   policy::Context context;
@@ -60,8 +63,10 @@ Napi::Value Decide(const Napi::CallbackInfo& info) {
     context.ranges.emplace_back(RegisterValue(range.Get(0u)), RegisterValue(range.Get(1u)));
   }
   Napi::Array own = context_object.Get("ownFds").As<Napi::Array>();
-  for (uint32_t i = 0; i < own.Length(); i++) context.own_fds.push_back(own.Get(i).As<Napi::Number>().Int32Value());
-  if (context_object.Has("cwd")) context.cwd = context_object.Get("cwd").As<Napi::String>().Utf8Value();
+  for (uint32_t i = 0; i < own.Length(); i++)
+    context.own_fds.push_back(own.Get(i).As<Napi::Number>().Int32Value());
+  if (context_object.Has("cwd"))
+    context.cwd = context_object.Get("cwd").As<Napi::String>().Utf8Value();
   Napi::Object strings = context_object.Get("strings").As<Napi::Object>();
   context.read_string = [&](uintptr_t address, std::string* out) {
     Napi::Value text = strings.Get(std::to_string(address));

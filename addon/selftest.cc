@@ -2,14 +2,14 @@
 // `native.selftest`. They prove, on the machine at hand, that PKRU can be read
 // and written and that a page tagged with a denied key faults with
 // SEGV_PKUERR. The domain machinery relies on both facts.
+#include <napi.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include <napi.h>
 
 #include "pkru.h"
 
@@ -18,8 +18,9 @@ namespace {
 
 bool RequirePku(Napi::Env env) {
   if (OsEnabledPku()) return true;
-  Napi::Error::New(env, "protection keys are not enabled on this CPU and kernel "
-                        "(run `keycell doctor` for details)")
+  Napi::Error::New(env,
+                   "protection keys are not enabled on this CPU and kernel "
+                   "(run `keycell doctor` for details)")
       .ThrowAsJavaScriptException();
   return false;
 }
@@ -79,8 +80,7 @@ Napi::Value PkeyFaultProbe(const Napi::CallbackInfo& info) {
   if (!RequirePku(env)) return env.Undefined();
 
   long page_size = sysconf(_SC_PAGESIZE);
-  void* page = mmap(nullptr, page_size, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* page = mmap(nullptr, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) {
     Napi::Error::New(env, std::string("mmap: ") + strerror(errno)).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -131,8 +131,7 @@ Napi::Value BufferAddress(const Napi::CallbackInfo& info) {
 // Returns an address on the calling thread's host stack.
 Napi::Value HostStackAddress(const Napi::CallbackInfo& info) {
   volatile uint64_t local = 0;
-  return Napi::Number::New(info.Env(),
-                           static_cast<double>(reinterpret_cast<uintptr_t>(&local)));
+  return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(&local)));
 }
 
 }  // namespace
@@ -143,8 +142,7 @@ void InitSelftest(Napi::Env env, Napi::Object exports) {
   selftest.Set("pkruRoundTrip", Napi::Function::New(env, PkruRoundTrip, "pkruRoundTrip"));
   selftest.Set("pkeyFaultProbe", Napi::Function::New(env, PkeyFaultProbe, "pkeyFaultProbe"));
   selftest.Set("bufferAddress", Napi::Function::New(env, BufferAddress, "bufferAddress"));
-  selftest.Set("hostStackAddress",
-               Napi::Function::New(env, HostStackAddress, "hostStackAddress"));
+  selftest.Set("hostStackAddress", Napi::Function::New(env, HostStackAddress, "hostStackAddress"));
   exports.Set("selftest", selftest);
 }
 

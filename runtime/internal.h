@@ -5,12 +5,11 @@
 #ifndef KEYCELL_RUNTIME_INTERNAL_H
 #define KEYCELL_RUNTIME_INTERNAL_H
 
+#include <asm-generic/errno.h>
+#include <asm/unistd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <asm/unistd.h>
-#include <asm-generic/errno.h>
 
 #include "runtime.h"
 

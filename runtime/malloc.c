@@ -41,8 +41,10 @@ static void *payload_of(struct chunk *c) { return (char *)c + HEADER; }
 static struct chunk *chunk_of(void *p) { return (struct chunk *)((char *)p - HEADER); }
 
 static void unlink_free(struct chunk *c) {
-  if (c->prev_free) c->prev_free->next_free = c->next_free;
-  else free_list = c->next_free;
+  if (c->prev_free)
+    c->prev_free->next_free = c->next_free;
+  else
+    free_list = c->next_free;
   if (c->next_free) c->next_free->prev_free = c->prev_free;
 }
 
@@ -65,7 +67,8 @@ static void make_free(struct chunk *c, size_t size) {
 /* The heap is one free chunk followed by a zero-sized, in-use end marker. */
 static int heap_init(void) {
   uintptr_t base = (keycell_runtime.heap_base + ALIGNMENT - 1) & ~(uintptr_t)(ALIGNMENT - 1);
-  uintptr_t end = (keycell_runtime.heap_base + keycell_runtime.heap_size) & ~(uintptr_t)(ALIGNMENT - 1);
+  uintptr_t end =
+      (keycell_runtime.heap_base + keycell_runtime.heap_size) & ~(uintptr_t)(ALIGNMENT - 1);
   if (keycell_runtime.magic != KEYCELL_RUNTIME_MAGIC || end <= base + 2 * MIN_CHUNK) return 0;
   heap_start = base;
   heap_end = end;
@@ -179,7 +182,8 @@ KC_EXPORT void *realloc(void *pointer, size_t size) {
   if (!owns(pointer)) kc_fatal("keycell runtime: realloc() of a pointer malloc() did not return\n");
   struct chunk *c = chunk_of(pointer);
   struct chunk *next = next_of(c);
-  if (needed && size_of(c) < needed && !(next->size & IN_USE) && size_of(c) + size_of(next) >= needed) {
+  if (needed && size_of(c) < needed && !(next->size & IN_USE) &&
+      size_of(c) + size_of(next) >= needed) {
     unlink_free(next);
     c->size += size_of(next);
     next_of(c)->size |= PREV_IN_USE;
@@ -228,5 +232,9 @@ KC_EXPORT int posix_memalign(void **out, size_t alignment, size_t size) {
   return 0;
 }
 
-KC_EXPORT void *aligned_alloc(size_t alignment, size_t size) { return kc_alloc_aligned(alignment, size); }
-KC_EXPORT void *memalign(size_t alignment, size_t size) { return kc_alloc_aligned(alignment, size); }
+KC_EXPORT void *aligned_alloc(size_t alignment, size_t size) {
+  return kc_alloc_aligned(alignment, size);
+}
+KC_EXPORT void *memalign(size_t alignment, size_t size) {
+  return kc_alloc_aligned(alignment, size);
+}

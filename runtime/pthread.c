@@ -32,7 +32,8 @@ KC_EXPORT int pthread_mutex_unlock(kc_mutex *mutex) {
   return 0;
 }
 
-/* glibc's pthread_once_t is an int, zero before the first call. States: 0 new, 1 running, 2 done. */
+/* glibc's pthread_once_t is an int, zero before the first call. States: 0 new, 1 running, 2 done.
+ */
 KC_EXPORT int pthread_once(volatile int *once, void (*routine)(void)) {
   int expected = 0;
   if (__atomic_compare_exchange_n(once, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {

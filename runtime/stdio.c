@@ -73,12 +73,18 @@ static void put_number(struct sink *out, const struct spec *spec, uint64_t value
 static const char *parse_spec(const char *at, struct spec *spec, va_list *args) {
   *spec = (struct spec){.precision = -1};
   for (;; at++) {
-    if (*at == '-') spec->left = 1;
-    else if (*at == '0') spec->zero = 1;
-    else if (*at == '+') spec->plus = 1;
-    else if (*at == ' ') spec->space = 1;
-    else if (*at == '#') spec->alternate = 1;
-    else break;
+    if (*at == '-')
+      spec->left = 1;
+    else if (*at == '0')
+      spec->zero = 1;
+    else if (*at == '+')
+      spec->plus = 1;
+    else if (*at == ' ')
+      spec->space = 1;
+    else if (*at == '#')
+      spec->alternate = 1;
+    else
+      break;
   }
   if (*at == '*') {
     spec->width = va_arg(*args, int);
@@ -97,9 +103,12 @@ static const char *parse_spec(const char *at, struct spec *spec, va_list *args) 
       while (*at >= '0' && *at <= '9') spec->precision = spec->precision * 10 + (*at++ - '0');
     }
   }
-  if (at[0] == 'h' && at[1] == 'h') spec->length = 'H', at += 2;
-  else if (at[0] == 'l' && at[1] == 'l') spec->length = 'L', at += 2;
-  else if (*at == 'h' || *at == 'l' || *at == 'z' || *at == 'j' || *at == 't') spec->length = *at++;
+  if (at[0] == 'h' && at[1] == 'h')
+    spec->length = 'H', at += 2;
+  else if (at[0] == 'l' && at[1] == 'l')
+    spec->length = 'L', at += 2;
+  else if (*at == 'h' || *at == 'l' || *at == 'z' || *at == 'j' || *at == 't')
+    spec->length = *at++;
   return at;
 }
 
@@ -137,11 +146,14 @@ KC_EXPORT int vsnprintf(char *buffer, size_t size, const char *format, va_list a
       case 'd':
       case 'i': {
         int64_t value = signed_argument(&spec, &list);
-        put_number(&out, &spec, value < 0 ? -(uint64_t)value : (uint64_t)value, value < 0, 10, 0, 0);
+        put_number(&out, &spec, value < 0 ? -(uint64_t)value : (uint64_t)value, value < 0, 10, 0,
+                   0);
         break;
       }
       case 'u': put_number(&out, &spec, unsigned_argument(&spec, &list), 0, 10, 0, 0); break;
-      case 'o': put_number(&out, &spec, unsigned_argument(&spec, &list), 0, 8, 0, spec.alternate ? "0" : 0); break;
+      case 'o':
+        put_number(&out, &spec, unsigned_argument(&spec, &list), 0, 8, 0, spec.alternate ? "0" : 0);
+        break;
       case 'x':
       case 'X': {
         uint64_t value = unsigned_argument(&spec, &list);
@@ -251,19 +263,21 @@ KC_EXPORT int fflush(FILE *file) { return (void)file, 0; }
 static void check_size(size_t needed, size_t object_size, const char *function) {
   if (needed > object_size) {
     char message[96];
-    snprintf(message, sizeof message, "keycell runtime: buffer overflow detected in %s\n", function);
+    snprintf(message, sizeof message, "keycell runtime: buffer overflow detected in %s\n",
+             function);
     kc_fatal(message);
   }
 }
 
-KC_EXPORT int __vsnprintf_chk(char *buffer, size_t size, int flag, size_t object_size, const char *format,
-                              va_list args) {
+KC_EXPORT int __vsnprintf_chk(char *buffer, size_t size, int flag, size_t object_size,
+                              const char *format, va_list args) {
   (void)flag;
   check_size(size, object_size, "__vsnprintf_chk");
   return vsnprintf(buffer, size, format, args);
 }
 
-KC_EXPORT int __snprintf_chk(char *buffer, size_t size, int flag, size_t object_size, const char *format, ...) {
+KC_EXPORT int __snprintf_chk(char *buffer, size_t size, int flag, size_t object_size,
+                             const char *format, ...) {
   va_list args;
   va_start(args, format);
   int length = __vsnprintf_chk(buffer, size, flag, object_size, format, args);

@@ -15,8 +15,8 @@ KC_EXPORT KC_NORETURN void __stack_chk_fail(void) {
 KC_EXPORT KC_NORETURN void __assert_fail(const char *assertion, const char *file, unsigned line,
                                          const char *function) {
   char message[256];
-  snprintf(message, sizeof message, "keycell runtime: %s:%u: %s: assertion '%s' failed\n", file, line,
-           function ? function : "?", assertion);
+  snprintf(message, sizeof message, "keycell runtime: %s:%u: %s: assertion '%s' failed\n", file,
+           line, function ? function : "?", assertion);
   kc_fatal(message);
 }
 
@@ -31,7 +31,8 @@ KC_EXPORT char *getenv(const char *name) {
   const char *const *entry = keycell_runtime.environ;
   size_t length = strlen(name);
   for (; entry && *entry; entry++) {
-    if (strncmp(*entry, name, length) == 0 && (*entry)[length] == '=') return (char *)*entry + length + 1;
+    if (strncmp(*entry, name, length) == 0 && (*entry)[length] == '=')
+      return (char *)*entry + length + 1;
   }
   return 0;
 }
@@ -71,7 +72,13 @@ KC_EXPORT void __cxa_finalize(void *dso) {
 }
 
 /* sysconf names from <bits/confname.h>. */
-enum { SC_CLK_TCK = 2, SC_OPEN_MAX = 4, SC_PAGESIZE = 30, SC_NPROCESSORS_CONF = 83, SC_NPROCESSORS_ONLN = 84 };
+enum {
+  SC_CLK_TCK = 2,
+  SC_OPEN_MAX = 4,
+  SC_PAGESIZE = 30,
+  SC_NPROCESSORS_CONF = 83,
+  SC_NPROCESSORS_ONLN = 84
+};
 
 KC_EXPORT long sysconf(int name) {
   switch (name) {

@@ -93,9 +93,7 @@ KC_EXPORT char *strrchr(const char *text, int needle) {
   }
 }
 
-KC_EXPORT char *strcpy(char *dest, const char *src) {
-  return memcpy(dest, src, strlen(src) + 1);
-}
+KC_EXPORT char *strcpy(char *dest, const char *src) { return memcpy(dest, src, strlen(src) + 1); }
 
 KC_EXPORT char *strncpy(char *dest, const char *src, size_t limit) {
   size_t length = strnlen(src, limit);

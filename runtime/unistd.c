@@ -22,14 +22,20 @@
 #define SYSCALL(nr, a, b, c, d, e, f) \
   kc_result(kc_syscall(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f)))
 
-KC_EXPORT long read(int fd, void *buffer, size_t length) { return SYSCALL(__NR_read, fd, buffer, length, 0, 0, 0); }
+KC_EXPORT long read(int fd, void *buffer, size_t length) {
+  return SYSCALL(__NR_read, fd, buffer, length, 0, 0, 0);
+}
 KC_EXPORT long write(int fd, const void *buffer, size_t length) {
   return SYSCALL(__NR_write, fd, buffer, length, 0, 0, 0);
 }
 KC_EXPORT int close(int fd) { return (int)SYSCALL(__NR_close, fd, 0, 0, 0, 0, 0); }
-KC_EXPORT long lseek(int fd, long offset, int whence) { return SYSCALL(__NR_lseek, fd, offset, whence, 0, 0, 0); }
+KC_EXPORT long lseek(int fd, long offset, int whence) {
+  return SYSCALL(__NR_lseek, fd, offset, whence, 0, 0, 0);
+}
 KC_EXPORT long lseek64(int fd, long offset, int whence) { return lseek(fd, offset, whence); }
-KC_EXPORT int fstat(int fd, void *status) { return (int)SYSCALL(__NR_fstat, fd, status, 0, 0, 0, 0); }
+KC_EXPORT int fstat(int fd, void *status) {
+  return (int)SYSCALL(__NR_fstat, fd, status, 0, 0, 0, 0);
+}
 KC_EXPORT int fstat64(int fd, void *status) { return fstat(fd, status); }
 KC_EXPORT int poll(void *fds, unsigned long count, int timeout) {
   return (int)SYSCALL(__NR_poll, fds, count, timeout, 0, 0, 0);
@@ -86,7 +92,8 @@ KC_EXPORT int getentropy(void *buffer, size_t length) {
 
 KC_EXPORT void *mmap(void *address, size_t length, int protection, int flags, int fd, long offset) {
   (void)offset;
-  if (!(flags & MAP_ANONYMOUS_FLAG) || fd != -1 || (flags & MAP_FIXED_FLAG) || address || length == 0) {
+  if (!(flags & MAP_ANONYMOUS_FLAG) || fd != -1 || (flags & MAP_FIXED_FLAG) || address ||
+      length == 0) {
     *__errno_location() = (flags & MAP_ANONYMOUS_FLAG) ? EINVAL : ENODEV;
     return MAP_FAILED_VALUE;
   }
@@ -107,7 +114,8 @@ KC_EXPORT void *mmap(void *address, size_t length, int protection, int flags, in
   return memory;
 }
 
-KC_EXPORT void *mmap64(void *address, size_t length, int protection, int flags, int fd, long offset) {
+KC_EXPORT void *mmap64(void *address, size_t length, int protection, int flags, int fd,
+                       long offset) {
   return mmap(address, length, protection, flags, fd, offset);
 }
 
@@ -118,7 +126,8 @@ KC_EXPORT int munmap(void *address, size_t length) {
     *__errno_location() = EINVAL;
     return -1;
   }
-  if (SYSCALL(__NR_mprotect, address, rounded, PROT_READ_FLAG | PROT_WRITE_FLAG, 0, 0, 0) != 0) return -1;
+  if (SYSCALL(__NR_mprotect, address, rounded, PROT_READ_FLAG | PROT_WRITE_FLAG, 0, 0, 0) != 0)
+    return -1;
   free(address);
   return 0;
 }

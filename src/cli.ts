@@ -11,7 +11,9 @@ const { version } = require('../package.json') as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('keycell')
-    .description('in-process sandboxes for untrusted native code, isolated by memory protection keys')
+    .description(
+      'in-process sandboxes for untrusted native code, isolated by memory protection keys',
+    )
     .version(version)
     .enablePositionalOptions();
   registerBench(program);

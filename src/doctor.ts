@@ -45,7 +45,11 @@ function atLeast(version: [number, number], minimum: [number, number]): boolean 
 }
 
 /** Builds the report from a probe; separate from `runDoctor` so it can be tested on any input. */
-export function assess(probe: NativeProbe | null, release = os.release(), arch = process.arch): DoctorReport {
+export function assess(
+  probe: NativeProbe | null,
+  release = os.release(),
+  arch = process.arch,
+): DoctorReport {
   const checks: DoctorCheck[] = [];
   const kernel = kernelVersion(release);
 
@@ -70,7 +74,9 @@ export function assess(probe: NativeProbe | null, release = os.release(), arch =
       title: 'CPU has protection keys (PKU)',
       ok: probe.cpu.pku,
       detail: probe.cpu.pku ? 'CPUID.7.0:ECX.PKU set' : 'CPUID.7.0:ECX.PKU clear',
-      remedy: 'needs Intel Skylake-SP or later, or AMD Zen 3 or later; in a VM, pass the pku flag through',
+      remedy:
+        'needs Intel Skylake-SP or later, or AMD Zen 3 or later; ' +
+        'in a VM, pass the pku flag through',
     });
     checks.push({
       id: 'cpu.ospke',

@@ -12,7 +12,12 @@
 import { callDomainFunction, type Domain } from './domain.js';
 import { copyFromDomain, copyIntoDomain, domainLayout, viewDomainMemory } from './domain-memory.js';
 import { LoadError } from './errors.js';
-import { loadLibrary, reserveDomainMemory, runtimePath, type LoadedLibrary } from './loader/load.js';
+import {
+  loadLibrary,
+  reserveDomainMemory,
+  runtimePath,
+  type LoadedLibrary,
+} from './loader/load.js';
 import { parseSignature, signatureOf, type CType, type Signature } from './loader/signature.js';
 import { DomainPointer, type DomainBuffer } from './pointer.js';
 
@@ -36,7 +41,11 @@ async function callState(domain: Domain): Promise<CallState> {
   if (state) return state;
   const runtime = await loadLibrary(domain, runtimePath);
   const scratchOffset = reserveDomainMemory(domain, SCRATCH_SIZE, 'argument scratch area');
-  state = { scratchOffset, scratchAddress: domainLayout(domain).imageBase + scratchOffset, runtime };
+  state = {
+    scratchOffset,
+    scratchAddress: domainLayout(domain).imageBase + scratchOffset,
+    runtime,
+  };
   callStates.set(domain, state);
   return state;
 }
@@ -53,19 +62,27 @@ export type DomainFunction = ((...args: unknown[]) => unknown) & { readonly sign
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? (value as object).constructor?.name ?? 'an object' : typeof value;
+  return typeof value === 'object'
+    ? ((value as object).constructor?.name ?? 'an object')
+    : typeof value;
 }
 
 /** Converts an integer argument to its register value, checking it fits the C type. */
-function integerArgument(value: unknown, type: Extract<CType, { kind: 'int' }>, where: string): bigint {
+function integerArgument(
+  value: unknown,
+  type: Extract<CType, { kind: 'int' }>,
+  where: string,
+): bigint {
   let number: bigint;
   if (typeof value === 'bigint') number = value;
   else if (typeof value === 'number' && Number.isInteger(value)) number = BigInt(value);
-  else throw new TypeError(`${where} must be an integer (number or bigint), not ${describe(value)}`);
+  else
+    throw new TypeError(`${where} must be an integer (number or bigint), not ${describe(value)}`);
   const bits = BigInt(type.bytes * 8);
   const low = type.signed ? -(1n << (bits - 1n)) : 0n;
   const high = type.signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
-  if (number < low || number > high) throw new RangeError(`${where} is out of range for its C type: ${number}`);
+  if (number < low || number > high)
+    throw new RangeError(`${where} is out of range for its C type: ${number}`);
   return number;
 }
 
@@ -73,7 +90,9 @@ function integerArgument(value: unknown, type: Extract<CType, { kind: 'int' }>, 
 function integerResult(value: bigint, type: Extract<CType, { kind: 'int' }>): number | bigint {
   const bits = type.bytes * 8;
   const exact = type.signed ? BigInt.asIntN(bits, value) : BigInt.asUintN(bits, value);
-  return exact >= BigInt(Number.MIN_SAFE_INTEGER) && exact <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(exact) : exact;
+  return exact >= BigInt(Number.MIN_SAFE_INTEGER) && exact <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(exact)
+    : exact;
 }
 
 interface CopyBack {
@@ -91,7 +110,10 @@ class Scratch {
     const size = Math.max(bytes.length, 1);
     const start = Math.ceil(this.used / 16) * 16;
     if (start + size > SCRATCH_SIZE) {
-      throw new RangeError(`${where}: ${bytes.length} bytes do not fit the ${SCRATCH_SIZE}-byte argument area; pass a buffer from domain.alloc() instead`);
+      throw new RangeError(
+        `${where}: ${bytes.length} bytes do not fit the ${SCRATCH_SIZE}-byte argument area; ` +
+          'pass a buffer from domain.alloc() instead',
+      );
     }
     this.used = start + size;
     if (bytes.length) copyIntoDomain(domain, this.state.scratchOffset + start, bytes);
@@ -100,7 +122,9 @@ class Scratch {
 }
 
 function asBytes(value: ArrayBuffer | ArrayBufferView): Uint8Array {
-  return value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return value instanceof ArrayBuffer
+    ? new Uint8Array(value)
+    : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function pointerArgument(
@@ -113,47 +137,64 @@ function pointerArgument(
 ): bigint {
   if (value === null || value === undefined) return 0n;
   if (value instanceof DomainPointer) {
-    if (value.domain !== domain) throw new TypeError(`${where} points into another domain (${value.domain.id})`);
+    if (value.domain !== domain)
+      throw new TypeError(`${where} points into another domain (${value.domain.id})`);
     return value.address;
   }
   if (typeof value === 'string') {
-    if (type.to.kind !== 'int' || type.to.bytes !== 1) throw new TypeError(`${where} takes a string only for char pointers`);
+    if (type.to.kind !== 'int' || type.to.bytes !== 1)
+      throw new TypeError(`${where} takes a string only for char pointers`);
     return BigInt(scratch.place(Buffer.from(`${value}\0`, 'utf8'), domain, where));
   }
   if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
     const bytes = asBytes(value);
     const view = domainViews.get(bytes.buffer);
     if (view) {
-      if (view.domain !== domain) throw new TypeError(`${where} is memory of another domain (${view.domain.id})`);
+      if (view.domain !== domain)
+        throw new TypeError(`${where} is memory of another domain (${view.domain.id})`);
       return BigInt(view.address + bytes.byteOffset);
     }
     const address = scratch.place(bytes, domain, where);
     if (!type.const) copyBacks.push({ target: bytes, address });
     return BigInt(address);
   }
-  throw new TypeError(`${where} must be a Buffer, typed array, ArrayBuffer, string, DomainPointer or null, not ${describe(value)}`);
+  throw new TypeError(
+    `${where} must be a Buffer, typed array, ArrayBuffer, string, DomainPointer or null, ` +
+      `not ${describe(value)}`,
+  );
 }
 
-function makeFunction(library: Library, state: CallState, signature: Signature, entry: number): DomainFunction {
+function makeFunction(
+  library: Library,
+  state: CallState,
+  signature: Signature,
+  entry: number,
+): DomainFunction {
   const { domain } = library;
   const { imageBase } = domainLayout(domain);
   const call = (...args: unknown[]): unknown => {
     if (args.length !== signature.parameters.length) {
-      throw new TypeError(`${signature.name}() takes ${signature.parameters.length} argument(s), got ${args.length}: ${signature.text}`);
+      throw new TypeError(
+        `${signature.name}() takes ${signature.parameters.length} argument(s), ` +
+          `got ${args.length}: ${signature.text}`,
+      );
     }
     const scratch = new Scratch(state);
     const copyBacks: CopyBack[] = [];
     const ints: bigint[] = [];
     const doubles: number[] = [];
     signature.parameters.forEach((parameter, index) => {
-      const where = `${signature.name}() argument ${index + 1}${parameter.name ? ` (${parameter.name})` : ''}`;
+      const label = parameter.name ? ` (${parameter.name})` : '';
+      const where = `${signature.name}() argument ${index + 1}${label}`;
       const value = args[index];
       const type = parameter.type;
       if (type.kind === 'double') {
-        if (typeof value !== 'number') throw new TypeError(`${where} must be a number, not ${describe(value)}`);
+        if (typeof value !== 'number')
+          throw new TypeError(`${where} must be a number, not ${describe(value)}`);
         doubles.push(value);
       } else if (type.kind === 'bool') {
-        if (typeof value !== 'boolean') throw new TypeError(`${where} must be a boolean, not ${describe(value)}`);
+        if (typeof value !== 'boolean')
+          throw new TypeError(`${where} must be a boolean, not ${describe(value)}`);
         ints.push(value ? 1n : 0n);
       } else if (type.kind === 'int') {
         ints.push(integerArgument(value, type, where));
@@ -167,11 +208,16 @@ function makeFunction(library: Library, state: CallState, signature: Signature, 
       copy.target.set(copyFromDomain(domain, copy.address - imageBase, copy.target.length));
     }
     switch (signature.result.kind) {
-      case 'void': return undefined;
-      case 'bool': return (result.value & 0xffn) !== 0n;
-      case 'double': return result.float;
-      case 'int': return integerResult(result.value, signature.result);
-      case 'pointer': return result.value === 0n ? null : new DomainPointer(domain, result.value);
+      case 'void':
+        return undefined;
+      case 'bool':
+        return (result.value & 0xffn) !== 0n;
+      case 'double':
+        return result.float;
+      case 'int':
+        return integerResult(result.value, signature.result);
+      case 'pointer':
+        return result.value === 0n ? null : new DomainPointer(domain, result.value);
     }
   };
   return Object.assign(call, { signature });
@@ -187,7 +233,8 @@ export class Library {
 
   /** Loads `file` and its dependencies into `domain`; see Domain#load. */
   static async load(domain: Domain, file: string): Promise<Library> {
-    if (typeof file !== 'string' || file === '') throw new TypeError('load(path): path must be a non-empty string');
+    if (typeof file !== 'string' || file === '')
+      throw new TypeError('load(path): path must be a non-empty string');
     const state = await callState(domain);
     return new Library(domain, await loadLibrary(domain, file), state);
   }
@@ -211,15 +258,18 @@ export class Library {
 
   /**
    * Returns a function calling `name` inside the domain:
-   * `func('int f(const uint8_t *in, size_t len)')` or `func('f', 'int', ['const uint8_t *', 'size_t'])`.
+   * `func('int f(const uint8_t *in, size_t len)')` or
+   * `func('f', 'int', ['const uint8_t *', 'size_t'])`.
    */
   func(signature: string): DomainFunction;
   func(name: string, result: string, parameters: readonly string[]): DomainFunction;
   func(first: string, result?: string, parameters?: readonly string[]): DomainFunction {
-    const signature = result === undefined ? parseSignature(first) : signatureOf(first, result, parameters ?? []);
+    const signature =
+      result === undefined ? parseSignature(first) : signatureOf(first, result, parameters ?? []);
     const symbol = this.loaded.exports.get(signature.name);
     if (!symbol) throw LoadError.symbolNotFound(this.loaded.path, signature.name);
-    if (symbol.type !== STT_FUNC) throw LoadError.symbolNotFound(this.loaded.path, signature.name, 'it is not a function');
+    if (symbol.type !== STT_FUNC)
+      throw LoadError.symbolNotFound(this.loaded.path, signature.name, 'it is not a function');
     return makeFunction(this, this.state, signature, this.loaded.base + symbol.value);
   }
 }
@@ -229,9 +279,12 @@ export class Library {
  * returns them with a zero-copy view; see Domain#alloc.
  */
 export async function allocate(domain: Domain, size: number): Promise<DomainBuffer> {
-  if (!Number.isSafeInteger(size) || size <= 0) throw new TypeError('alloc(size): size must be a positive integer');
+  if (!Number.isSafeInteger(size) || size <= 0)
+    throw new TypeError('alloc(size): size must be a positive integer');
   const state = await callState(domain);
-  const address = Number(callDomainFunction(domain, runtimeFunction(state, 'malloc'), [size]).value);
+  const address = Number(
+    callDomainFunction(domain, runtimeFunction(state, 'malloc'), [size]).value,
+  );
   if (address === 0) throw new RangeError(`alloc(${size}): the domain's heap has no room left`);
   const { imageBase } = domainLayout(domain);
   const bytes = new Uint8Array(viewDomainMemory(domain, address - imageBase, size));

@@ -20,7 +20,11 @@ const results = fs.mkdtempSync(path.join(os.tmpdir(), 'keycell-results-'));
 
 /** Runs a command in the package root with inherited output; returns its exit status. */
 function run(command, args, env = {}) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  });
   if (result.error) throw result.error;
   return result.status ?? 1;
 }
@@ -32,23 +36,36 @@ function build() {
   ];
   for (const [command, args] of steps) {
     if (run(command, args) !== 0) {
-      console.error(`keycell tests: build step failed: ${path.basename(command)} ${args.join(' ')}`);
+      console.error(
+        `keycell tests: build step failed: ${path.basename(command)} ${args.join(' ')}`,
+      );
       process.exit(1);
     }
   }
 }
 
 function hostHasPku() {
-  const probe = spawnSync(process.execPath, [path.join(root, 'bin', 'keycell.js'), 'doctor', '--json'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const probe = spawnSync(
+    process.execPath,
+    [path.join(root, 'bin', 'keycell.js'), 'doctor', '--json'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   const report = JSON.parse(probe.stdout);
   return report.checks.some((check) => check.id === 'cpu.ospke' && check.ok);
 }
 
 function vitestArgs(project, reportFile) {
-  return ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`];
+  return [
+    'run',
+    '--project',
+    project,
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${reportFile}`,
+  ];
 }
 
 /** Reads a vitest JSON report; a missing or unreadable one means the suite did not complete. */
@@ -59,7 +76,15 @@ function readReport(name, reportFile, status) {
   } catch {
     report = null;
   }
-  if (!report) return { name, passed: 0, failed: 1, skipped: 0, status, note: 'no test report (suite did not run)' };
+  if (!report)
+    return {
+      name,
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+      status,
+      note: 'no test report (suite did not run)',
+    };
   const failedSuites = report.numFailedTestSuites ?? 0;
   return {
     name,
@@ -75,7 +100,9 @@ build();
 const suites = [];
 
 const nativeReport = path.join(results, 'native.json');
-suites.push(readReport('native', nativeReport, run(bin('vitest'), vitestArgs('native', nativeReport))));
+suites.push(
+  readReport('native', nativeReport, run(bin('vitest'), vitestArgs('native', nativeReport))),
+);
 
 if (hostHasPku()) {
   const report = path.join(results, 'pku-host.json');
@@ -86,8 +113,15 @@ const kernels = (process.env.KEYCELL_GUEST_KERNELS ?? '6.1 6.12').split(/[\s,]+/
 for (const kernel of kernels) {
   const report = path.join(results, `pku-${kernel}.json`);
   const status = run(process.execPath, [
-    path.join(root, 'bin', 'keycell.js'), 'guest', '--kernel', kernel, '--share', results, '--',
-    bin('vitest'), ...vitestArgs('pku', report),
+    path.join(root, 'bin', 'keycell.js'),
+    'guest',
+    '--kernel',
+    kernel,
+    '--share',
+    results,
+    '--',
+    bin('vitest'),
+    ...vitestArgs('pku', report),
   ]);
   suites.push(readReport(`pku (guest, Linux ${kernel})`, report, status));
 }
@@ -95,10 +129,14 @@ for (const kernel of kernels) {
 console.log('\nkeycell test summary');
 for (const suite of suites) {
   const note = suite.note ? `  [${suite.note}]` : '';
-  console.log(`  ${suite.name.padEnd(26)} ${suite.passed} passed, ${suite.failed} failed, ${suite.skipped} skipped${note}`);
+  console.log(
+    `  ${suite.name.padEnd(26)} ${suite.passed} passed, ${suite.failed} failed, ` +
+      `${suite.skipped} skipped${note}`,
+  );
 }
 const total = (key) => suites.reduce((sum, suite) => sum + suite[key], 0);
-const failed = total('failed') + suites.filter((suite) => suite.status !== 0 && suite.failed === 0).length;
+const failed =
+  total('failed') + suites.filter((suite) => suite.status !== 0 && suite.failed === 0).length;
 fs.rmSync(results, { recursive: true, force: true });
 console.log(`keycell: ${total('passed')} passed, ${failed} failed, ${total('skipped')} skipped`);
 process.exitCode = failed === 0 ? 0 : 1;

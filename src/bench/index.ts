@@ -48,27 +48,38 @@ const BUFFER_SUM = (63 * 64) / 2;
 /** Runs one path's two calls, checking they computed the right answer first. */
 async function measurePath(path: CallPath, options: MeasureOptions): Promise<[number, number]> {
   const check = await path.sum(BUFFER);
-  if (check !== BUFFER_SUM) throw new Error(`${path.name} returned ${String(check)} for the 64-byte sum, not ${BUFFER_SUM}`);
+  if (check !== BUFFER_SUM)
+    throw new Error(
+      `${path.name} returned ${String(check)} for the 64-byte sum, not ${BUFFER_SUM}`,
+    );
   const empty = await measure(path, () => path.empty(), options);
   const buffer = await measure(path, () => path.sum(BUFFER), options);
   return [empty.medianNs, buffer.medianNs];
 }
 
 export async function runBench(options: MeasureOptions = PRESETS.full): Promise<BenchReport> {
-  const candidates: Array<() => Promise<CallPath | UnavailablePath> | CallPath | UnavailablePath> = [
-    napiPath,
-    koffiPath,
-    () => keycellPath('none'),
-    () => keycellPath('pku'),
-    workerPath,
-    childPath,
-  ];
+  const candidates: Array<() => Promise<CallPath | UnavailablePath> | CallPath | UnavailablePath> =
+    [
+      napiPath,
+      koffiPath,
+      () => keycellPath('none'),
+      () => keycellPath('pku'),
+      workerPath,
+      childPath,
+    ];
 
   const rows: BenchRow[] = [];
   for (const make of candidates) {
     const path = await make();
     if (!('empty' in path)) {
-      rows.push({ path: path.name, emptyNs: null, buffer64Ns: null, emptyRatio: null, buffer64Ratio: null, note: path.reason });
+      rows.push({
+        path: path.name,
+        emptyNs: null,
+        buffer64Ns: null,
+        emptyRatio: null,
+        buffer64Ratio: null,
+        note: path.reason,
+      });
       continue;
     }
     try {
@@ -82,10 +93,16 @@ export async function runBench(options: MeasureOptions = PRESETS.full): Promise<
   const base = rows[0];
   for (const row of rows) {
     if (row.emptyNs !== null && base.emptyNs) row.emptyRatio = row.emptyNs / base.emptyNs;
-    if (row.buffer64Ns !== null && base.buffer64Ns) row.buffer64Ratio = row.buffer64Ns / base.buffer64Ns;
+    if (row.buffer64Ns !== null && base.buffer64Ns)
+      row.buffer64Ratio = row.buffer64Ns / base.buffer64Ns;
   }
   return {
-    machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), kernel: os.release(), node: process.version },
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.availableParallelism(),
+      kernel: os.release(),
+      node: process.version,
+    },
     rows,
   };
 }
@@ -104,14 +121,22 @@ export function formatBench(report: BenchReport): string {
     style: { head: [], border: [] },
   });
   for (const row of report.rows) {
-    const cell = (value: number | null, format: (n: number) => string) => (value === null ? 'not measured' : format(value));
+    const cell = (value: number | null, format: (n: number) => string) =>
+      value === null ? 'not measured' : format(value);
     const ratio = (value: number) => `${value.toFixed(1)}x`;
-    table.push([row.path, cell(row.emptyNs, formatDuration), cell(row.emptyRatio, ratio), cell(row.buffer64Ns, formatDuration), cell(row.buffer64Ratio, ratio)]);
+    table.push([
+      row.path,
+      cell(row.emptyNs, formatDuration),
+      cell(row.emptyRatio, ratio),
+      cell(row.buffer64Ns, formatDuration),
+      cell(row.buffer64Ratio, ratio),
+    ]);
   }
   const notes = report.rows.filter((row) => row.note).map((row) => `  ${row.path}: ${row.note}`);
   const { machine } = report;
   return [
-    `keycell bench: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}`,
+    `keycell bench: ${machine.cpu}, ${machine.cores} cores, ` +
+      `Linux ${machine.kernel}, Node ${machine.node}`,
     table.toString(),
     'Medians per call; ratios against the plain N-API call.',
     ...(notes.length ? ['Not measured:', ...notes] : []),

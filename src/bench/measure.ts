@@ -22,7 +22,11 @@ export interface MeasureOptions {
 }
 
 /** Measures `call` (one operation of `path`) and returns per-call statistics. */
-export async function measure(path: CallPath, call: () => unknown, options: MeasureOptions): Promise<Measurement> {
+export async function measure(
+  path: CallPath,
+  call: () => unknown,
+  options: MeasureOptions,
+): Promise<Measurement> {
   const { Bench } = await import('tinybench');
   const batch = path.kind === 'sync' ? options.batch : 1;
   const bench = new Bench({ time: options.timeMs, warmupTime: Math.max(50, options.timeMs / 5) });

@@ -32,7 +32,13 @@ export interface UnavailablePath {
 
 export function napiPath(): CallPath {
   const { bench } = native();
-  return { name: 'plain N-API call', kind: 'sync', empty: bench.empty, sum: bench.sum, close: async () => {} };
+  return {
+    name: 'plain N-API call',
+    kind: 'sync',
+    empty: bench.empty,
+    sum: bench.sum,
+    close: async () => {},
+  };
 }
 
 /** koffi is optional: `keycell bench` reports the row as not measured without it. */
@@ -66,7 +72,8 @@ export async function keycellPath(isolation: Isolation): Promise<CallPath | Unav
   const name = `keycell call (isolation: ${isolation})`;
   if (isolation === 'pku') {
     const probe = native().probe();
-    if (!probe.cpu.pku || !probe.cpu.ospke) return { name, reason: 'this CPU or kernel has no protection keys' };
+    if (!probe.cpu.pku || !probe.cpu.ospke)
+      return { name, reason: 'this CPU or kernel has no protection keys' };
   }
   const domain = await Domain.create({ isolation });
   const target = await domain.load(benchTargetPath);
@@ -106,7 +113,10 @@ for (;;) {
 export async function workerPath(): Promise<CallPath> {
   const control = new SharedArrayBuffer(8);
   const shared = new SharedArrayBuffer(64);
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addonPath, control, data: shared } });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { addonPath, control, data: shared },
+  });
   const words = new Int32Array(control);
   const data = new Uint8Array(shared);
   await new Promise((resolve) => setTimeout(resolve, 50));

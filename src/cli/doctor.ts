@@ -10,7 +10,9 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action((options: { json?: boolean }) => {
       const report = runDoctor();
-      process.stdout.write(`${options.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`);
+      process.stdout.write(
+        `${options.json ? JSON.stringify(report, null, 2) : formatDoctor(report)}\n`,
+      );
       process.exitCode = report.canIsolate ? 0 : 1;
     });
 }

@@ -15,7 +15,8 @@ function parseKernels(value: string): KernelName[] {
 
 function parsePositive(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!Number.isInteger(number) || number <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
   return number;
 }
 
@@ -32,11 +33,18 @@ export function registerGuest(program: Command): void {
     .command('guest')
     .description('run a command inside a QEMU guest whose CPU has protection keys (Debian kernels)')
     .argument('<command...>', 'the command and its arguments (put -- before it)')
-    .option('--kernel <name>', 'guest kernel: 6.1, 6.12 or all', parseKernels, ['6.1'] as KernelName[])
+    .option('--kernel <name>', 'guest kernel: 6.1, 6.12 or all', parseKernels, [
+      '6.1',
+    ] as KernelName[])
     .option('--mem <MiB>', 'guest memory', parsePositive, 4096)
     .option('--cpus <n>', 'guest CPUs', parsePositive)
     .option('--timeout <seconds>', 'stop the guest after this long', parsePositive, 2700)
-    .option('--share <dir>', 'host folder mounted writable at the same path (repeatable)', collect, [])
+    .option(
+      '--share <dir>',
+      'host folder mounted writable at the same path (repeatable)',
+      collect,
+      [],
+    )
     .passThroughOptions()
     .action(async (command: string[], options: GuestCliOptions) => {
       let status = 0;
@@ -51,7 +59,8 @@ export function registerGuest(program: Command): void {
             shares: options.share,
           });
           process.stderr.write(
-            `keycell guest: exit status ${result.exitCode} on Linux ${result.release} after ${result.seconds.toFixed(1)} s\n`,
+            `keycell guest: exit status ${result.exitCode} on Linux ${result.release} ` +
+              `after ${result.seconds.toFixed(1)} s\n`,
           );
           if (status === 0) status = result.exitCode;
         }

@@ -38,15 +38,21 @@ export function ensureHostTools(log: (line: string) => void): void {
 
   const command = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
-    throw new GuestError(`the PKU guest needs ${missing.join(', ')}; install them with: sudo ${command}`);
+    throw new GuestError(
+      `the PKU guest needs ${missing.join(', ')}; install them with: sudo ${command}`,
+    );
   }
   log(`keycell guest: installing ${missing.join(', ')} from Debian's packages`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', ...missing],
+  ]) {
     const result = spawnSync('apt-get', args, { env, encoding: 'utf8' });
     if (result.status !== 0) {
       throw new GuestError(
-        `apt-get ${args[0]} failed (status ${result.status}) while installing ${missing.join(', ')}:\n` +
+        `apt-get ${args[0]} failed (status ${result.status}) ` +
+          `while installing ${missing.join(', ')}:\n` +
           `${result.stderr || result.stdout}`.trim(),
       );
     }

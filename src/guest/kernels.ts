@@ -83,7 +83,9 @@ function apt(tool: 'apt-get' | 'apt-cache', aptDir: string, args: string[], cwd?
   const result = spawnSync(tool, [...options, ...args], { cwd, encoding: 'utf8' });
   if (result.error) throw new GuestError(`${tool} could not run: ${result.error.message}`);
   if (result.status !== 0) {
-    throw new GuestError(`${tool} ${args.join(' ')} failed (status ${result.status}): ${result.stderr.trim()}`);
+    throw new GuestError(
+      `${tool} ${args.join(' ')} failed (status ${result.status}): ${result.stderr.trim()}`,
+    );
   }
   return result.stdout;
 }
@@ -92,7 +94,8 @@ function apt(tool: 'apt-get' | 'apt-cache', aptDir: string, args: string[], cwd?
 function resolveImagePackage(aptDir: string): string {
   const depends = apt('apt-cache', aptDir, ['depends', 'linux-image-amd64']);
   const match = /Depends:\s*(linux-image-\d[^\s]*-amd64)\b/.exec(depends);
-  if (!match) throw new GuestError(`cannot tell which kernel linux-image-amd64 depends on:\n${depends}`);
+  if (!match)
+    throw new GuestError(`cannot tell which kernel linux-image-amd64 depends on:\n${depends}`);
   return match[1];
 }
 
@@ -103,15 +106,22 @@ export function moduleDependencies(ko: Buffer): string[] {
   if (at < 0) return [];
   const start = at + marker.length;
   const value = ko.subarray(start, ko.indexOf(0, start)).toString('latin1');
-  return value.split(',').filter(Boolean).map((name) => name.replace(/-/g, '_'));
+  return value
+    .split(',')
+    .filter(Boolean)
+    .map((name) => name.replace(/-/g, '_'));
 }
 
 function moduleName(file: string): string {
-  return path.basename(file).replace(/\.ko(\.xz|\.zst|\.gz)?$/, '').replace(/-/g, '_');
+  return path
+    .basename(file)
+    .replace(/\.ko(\.xz|\.zst|\.gz)?$/, '')
+    .replace(/-/g, '_');
 }
 
 function listFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile())
     .map((entry) => path.join(entry.parentPath, entry.name));
 }
@@ -119,7 +129,8 @@ function listFiles(dir: string): string[] {
 function readModule(file: string): Buffer {
   if (file.endsWith('.ko')) return fs.readFileSync(file);
   const result = spawnSync('xz', ['-dc', file], { maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new GuestError(`xz could not decompress ${file}: ${result.stderr}`);
+  if (result.status !== 0)
+    throw new GuestError(`xz could not decompress ${file}: ${result.stderr}`);
   return result.stdout;
 }
 
@@ -129,7 +140,11 @@ function readModule(file: string): Buffer {
  * from the package are built into the kernel and need no loading.
  */
 function extractModules(moduleRoot: string, wanted: string[], targetDir: string): string[] {
-  const files = new Map(listFiles(moduleRoot).filter((f) => /\.ko(\.xz)?$/.test(f)).map((f) => [moduleName(f), f]));
+  const files = new Map(
+    listFiles(moduleRoot)
+      .filter((f) => /\.ko(\.xz)?$/.test(f))
+      .map((f) => [moduleName(f), f]),
+  );
   const order: string[] = [];
   const contents = new Map<string, Buffer>();
   const visit = (name: string) => {
@@ -150,12 +165,17 @@ function extractModules(moduleRoot: string, wanted: string[], targetDir: string)
 }
 
 /** Returns the cached kernel, downloading and unpacking it on first use. */
-export function ensureKernel(name: KernelName, cacheDir: string, log: (line: string) => void): CachedKernel {
+export function ensureKernel(
+  name: KernelName,
+  cacheDir: string,
+  log: (line: string) => void,
+): CachedKernel {
   const kernelDir = path.join(cacheDir, `kernel-${name}`);
   const manifestPath = path.join(kernelDir, 'kernel.json');
   if (fs.existsSync(manifestPath)) {
     const cached = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as CachedKernel;
-    if (fs.existsSync(cached.vmlinuz) && cached.modules.every((file) => fs.existsSync(file))) return cached;
+    if (fs.existsSync(cached.vmlinuz) && cached.modules.every((file) => fs.existsSync(file)))
+      return cached;
   }
 
   const aptDir = path.join(cacheDir, `apt-${name}`);
@@ -179,7 +199,9 @@ export function ensureKernel(name: KernelName, cacheDir: string, log: (line: str
   if (!deb) throw new GuestError(`apt-get download ${pkg} left no .deb in ${download}`);
 
   const unpacked = path.join(aptDir, 'unpacked');
-  const extract = spawnSync('dpkg-deb', ['-x', path.join(download, deb), unpacked], { encoding: 'utf8' });
+  const extract = spawnSync('dpkg-deb', ['-x', path.join(download, deb), unpacked], {
+    encoding: 'utf8',
+  });
   if (extract.status !== 0) throw new GuestError(`dpkg-deb -x ${deb} failed: ${extract.stderr}`);
 
   fs.rmSync(kernelDir, { recursive: true, force: true });

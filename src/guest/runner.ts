@@ -58,7 +58,16 @@ export interface GuestResult {
 const MARK_START = 'KEYCELL-GUEST-START';
 const MARK_EXIT = 'KEYCELL-GUEST-EXIT=';
 /** Environment variables that reach the guest command unchanged when set. */
-const PASSED_ENV = ['PATH', 'HOME', 'LANG', 'CI', 'FORCE_COLOR', 'NO_COLOR', 'NODE_OPTIONS', 'TERM'];
+const PASSED_ENV = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'CI',
+  'FORCE_COLOR',
+  'NO_COLOR',
+  'NODE_OPTIONS',
+  'TERM',
+];
 
 export function defaultCacheDir(): string {
   return process.env.KEYCELL_GUEST_CACHE ?? path.join(packageRoot, '.cache', 'guest');
@@ -72,7 +81,8 @@ function shellQuote(value: string): string {
 function guestEnvironment(options: GuestOptions): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && (PASSED_ENV.includes(name) || name.startsWith('KEYCELL_'))) env[name] = value;
+    if (value !== undefined && (PASSED_ENV.includes(name) || name.startsWith('KEYCELL_')))
+      env[name] = value;
   }
   env.KEYCELL_GUEST_KERNEL = options.kernel;
   return { ...env, ...options.env };
@@ -86,7 +96,9 @@ function commandScript(options: GuestOptions, cwd: string): string {
   // Through a pipe, not the serial console: programs then see no terminal and
   // print plain lines instead of redrawing progress in place.
   const status = '/tmp/.keycell-guest-status';
-  lines.push(`{ ${options.command.map(shellQuote).join(' ')} < /dev/null 2>&1; echo $? > ${status}; } | cat`);
+  lines.push(
+    `{ ${options.command.map(shellQuote).join(' ')} < /dev/null 2>&1; echo $? > ${status}; } | cat`,
+  );
   lines.push(`exit "$(cat ${status})"`);
   return `${lines.join('\n')}\n`;
 }
@@ -103,16 +115,25 @@ function initScript(kernel: CachedKernel, shares: string[]): string {
     'fail() { echo "KEYCELL-GUEST-FAIL $*"; $B poweroff -f; }',
     '$B mount -t proc proc /proc; $B mount -t sysfs sys /sys; $B mount -t devtmpfs dev /dev',
     // Module load failures are reported but not fatal: the mount below tells.
-    ...kernel.modules.map((file) => `$B insmod /mods/${path.basename(file)} || echo "KEYCELL-GUEST-WARN insmod ${path.basename(file)}"`),
-    '$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose hostroot /lower || fail "cannot mount the host root"',
+    ...kernel.modules.map(
+      (file) =>
+        `$B insmod /mods/${path.basename(file)} || ` +
+        `echo "KEYCELL-GUEST-WARN insmod ${path.basename(file)}"`,
+    ),
+    '$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=524288,cache=loose ' +
+      'hostroot /lower || fail "cannot mount the host root"',
     '$B mount -t tmpfs -o size=75% rw /rw && $B mkdir -p /rw/upper /rw/work',
-    '$B mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /mnt || fail "cannot mount the overlay"',
-    '$B mount -t proc proc /mnt/proc; $B mount -t sysfs sys /mnt/sys; $B mount -t devtmpfs dev /mnt/dev',
-    '$B mkdir -p /mnt/dev/pts /mnt/dev/shm; $B mount -t devpts devpts /mnt/dev/pts; $B mount -t tmpfs shm /mnt/dev/shm',
+    '$B mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /mnt ' +
+      '|| fail "cannot mount the overlay"',
+    '$B mount -t proc proc /mnt/proc; $B mount -t sysfs sys /mnt/sys',
+    '$B mount -t devtmpfs dev /mnt/dev',
+    '$B mkdir -p /mnt/dev/pts /mnt/dev/shm; $B mount -t devpts devpts /mnt/dev/pts',
+    '$B mount -t tmpfs shm /mnt/dev/shm',
     ...shareMounts,
     '$B cp /command.sh /mnt/tmp/.keycell-guest-command.sh',
     // A guest without protection keys would make every PKU test meaningless: stop here.
-    `if $B grep -qw pku /proc/cpuinfo; then pku=yes; else fail "the guest CPU reports no pku flag"; fi`,
+    'if $B grep -qw pku /proc/cpuinfo; then pku=yes; ' +
+      'else fail "the guest CPU reports no pku flag"; fi',
     `echo "${MARK_START} release=$($B uname -r) pku=$pku"`,
     '$B chroot /mnt /bin/busybox sh /tmp/.keycell-guest-command.sh',
     `rc=$?; echo "${MARK_EXIT}$rc"`,
@@ -122,41 +143,71 @@ function initScript(kernel: CachedKernel, shares: string[]): string {
 }
 
 /** Packs the initramfs with busybox cpio (newc format, as the kernel expects). */
-function buildInitramfs(workDir: string, kernel: CachedKernel, options: GuestOptions, cwd: string, shares: string[]): string {
+function buildInitramfs(
+  workDir: string,
+  kernel: CachedKernel,
+  options: GuestOptions,
+  cwd: string,
+  shares: string[],
+): string {
   const root = path.join(workDir, 'initramfs');
   for (const dir of ['bin', 'mods', 'proc', 'sys', 'dev', 'lower', 'rw', 'mnt']) {
     fs.mkdirSync(path.join(root, dir), { recursive: true });
   }
   fs.copyFileSync('/bin/busybox', path.join(root, 'bin', 'busybox'));
   fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-  for (const file of kernel.modules) fs.copyFileSync(file, path.join(root, 'mods', path.basename(file)));
+  for (const file of kernel.modules)
+    fs.copyFileSync(file, path.join(root, 'mods', path.basename(file)));
   fs.writeFileSync(path.join(root, 'command.sh'), commandScript(options, cwd));
   fs.writeFileSync(path.join(root, 'init'), initScript(kernel, shares), { mode: 0o755 });
 
   const archive = path.join(workDir, 'initramfs.cpio');
-  const pack = spawnSync('/bin/sh', ['-c', `/bin/busybox find . | /bin/busybox cpio -o -H newc > ${shellQuote(archive)}`], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const pack = spawnSync(
+    '/bin/sh',
+    ['-c', `/bin/busybox find . | /bin/busybox cpio -o -H newc > ${shellQuote(archive)}`],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   if (pack.status !== 0) throw new GuestError(`cannot pack the initramfs: ${pack.stderr}`);
   return archive;
 }
 
-function qemuArguments(kernel: CachedKernel, initramfs: string, options: GuestOptions, shares: string[]): string[] {
+function qemuArguments(
+  kernel: CachedKernel,
+  initramfs: string,
+  options: GuestOptions,
+  shares: string[],
+): string[] {
   const args = [
-    '-machine', 'q35',
-    '-cpu', 'max',
-    '-m', String(options.memoryMiB ?? 4096),
-    '-smp', String(options.cpus ?? Math.min(2, os.availableParallelism())),
-    '-nographic', '-no-reboot', '-nodefaults',
-    '-serial', 'stdio',
-    '-kernel', kernel.vmlinuz,
-    '-initrd', initramfs,
-    '-append', 'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-machine',
+    'q35',
+    '-cpu',
+    'max',
+    '-m',
+    String(options.memoryMiB ?? 4096),
+    '-smp',
+    String(options.cpus ?? Math.min(2, os.availableParallelism())),
+    '-nographic',
+    '-no-reboot',
+    '-nodefaults',
+    '-serial',
+    'stdio',
+    '-kernel',
+    kernel.vmlinuz,
+    '-initrd',
+    initramfs,
+    '-append',
+    'console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init',
+    '-virtfs',
+    'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
   ];
   shares.forEach((dir, index) => {
-    args.push('-virtfs', `local,path=${dir},mount_tag=share${index},security_model=none,multidevs=remap`);
+    args.push(
+      '-virtfs',
+      `local,path=${dir},mount_tag=share${index},security_model=none,multidevs=remap`,
+    );
   });
   return args;
 }
@@ -209,10 +260,14 @@ function boot(
       if (start) {
         release = start[1];
         pku = start[2] === 'yes';
-        log(`keycell guest: Linux ${release} (Debian ${options.kernel}), PKU ${pku ? 'present' : 'ABSENT'}`);
+        log(
+          `keycell guest: Linux ${release} (Debian ${options.kernel}), ` +
+            `PKU ${pku ? 'present' : 'ABSENT'}`,
+        );
         return;
       }
-      if (line.includes('KEYCELL-GUEST-FAIL')) failure = line.slice(line.indexOf('KEYCELL-GUEST-FAIL') + 19);
+      if (line.includes('KEYCELL-GUEST-FAIL'))
+        failure = line.slice(line.indexOf('KEYCELL-GUEST-FAIL') + 19);
       bootLog.push(line);
       if (bootLog.length > 200) bootLog.shift();
       return;
@@ -261,14 +316,25 @@ function boot(
       clearTimeout(timer);
       if (pending) onLine(pending);
       const seconds = (Date.now() - started) / 1000;
-      const context = `\n--- guest console (last lines) ---\n${bootLog.slice(-40).join('\n')}\n--- qemu stderr ---\n${stderr.trim()}`;
+      const context =
+        `\n--- guest console (last lines) ---\n${bootLog.slice(-40).join('\n')}` +
+        `\n--- qemu stderr ---\n${stderr.trim()}`;
       if (timedOut) {
-        reject(new GuestError(`the ${options.kernel} guest did not finish within ${timeoutSeconds} s and was stopped`));
+        reject(
+          new GuestError(
+            `the ${options.kernel} guest did not finish within ${timeoutSeconds} s and was stopped`,
+          ),
+        );
       } else if (!release) {
         const reason = failure || `qemu exited with status ${status} before the command started`;
         reject(new GuestError(`the ${options.kernel} guest failed to boot: ${reason}${context}`));
       } else if (exitCode === null) {
-        reject(new GuestError(`the ${options.kernel} guest stopped without reporting the command's exit status${context}`));
+        reject(
+          new GuestError(
+            `the ${options.kernel} guest stopped without reporting the command's ` +
+              `exit status${context}`,
+          ),
+        );
       } else {
         resolve({ kernel: options.kernel, release, pku, exitCode, seconds });
       }

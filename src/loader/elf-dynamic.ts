@@ -18,10 +18,32 @@ export const PF_W = 2;
 export const PF_R = 4;
 
 const DT = {
-  NULL: 0, NEEDED: 1, PLTRELSZ: 2, HASH: 4, STRTAB: 5, SYMTAB: 6, RELA: 7, RELASZ: 8, RELAENT: 9,
-  STRSZ: 10, SYMENT: 11, INIT: 12, FINI: 13, SONAME: 14, REL: 17, PLTREL: 20, TEXTREL: 22,
-  JMPREL: 23, INIT_ARRAY: 25, FINI_ARRAY: 26, INIT_ARRAYSZ: 27, FINI_ARRAYSZ: 28, FLAGS: 30,
-  PREINIT_ARRAY: 32, RELR: 36, GNU_HASH: 0x6ffffef5,
+  NULL: 0,
+  NEEDED: 1,
+  PLTRELSZ: 2,
+  HASH: 4,
+  STRTAB: 5,
+  SYMTAB: 6,
+  RELA: 7,
+  RELASZ: 8,
+  RELAENT: 9,
+  STRSZ: 10,
+  SYMENT: 11,
+  INIT: 12,
+  FINI: 13,
+  SONAME: 14,
+  REL: 17,
+  PLTREL: 20,
+  TEXTREL: 22,
+  JMPREL: 23,
+  INIT_ARRAY: 25,
+  FINI_ARRAY: 26,
+  INIT_ARRAYSZ: 27,
+  FINI_ARRAYSZ: 28,
+  FLAGS: 30,
+  PREINIT_ARRAY: 32,
+  RELR: 36,
+  GNU_HASH: 0x6ffffef5,
 } as const;
 const DF_TEXTREL = 0x4;
 const DT_RELA_TYPE = 7;
@@ -97,25 +119,40 @@ class FileView {
     }
   }
 
-  u8(at: number): number { return this.view.getUint8(at); }
-  u16(at: number): number { return this.view.getUint16(at, true); }
-  u32(at: number): number { return this.view.getUint32(at, true); }
-  i64(at: number): bigint { return this.view.getBigInt64(at, true); }
+  u8(at: number): number {
+    return this.view.getUint8(at);
+  }
+  u16(at: number): number {
+    return this.view.getUint16(at, true);
+  }
+  u32(at: number): number {
+    return this.view.getUint32(at, true);
+  }
+  i64(at: number): bigint {
+    return this.view.getBigInt64(at, true);
+  }
 
   /** A 64-bit field that must be a safe integer (an address, size or offset). */
   u64(at: number, what: string): number {
     const value = this.view.getBigUint64(at, true);
     if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw LoadError.malformed(this.image.file, `${what} is out of range (0x${value.toString(16)})`);
+      throw LoadError.malformed(
+        this.image.file,
+        `${what} is out of range (0x${value.toString(16)})`,
+      );
     }
     return Number(value);
   }
 
   string(table: number, tableSize: number, offset: number, what: string): string {
-    if (offset >= tableSize) throw LoadError.malformed(this.image.file, `${what} lies outside the string table`);
+    if (offset >= tableSize)
+      throw LoadError.malformed(this.image.file, `${what} lies outside the string table`);
     const end = this.bytes.indexOf(0, table + offset);
     if (end < 0 || end >= table + tableSize) {
-      throw LoadError.malformed(this.image.file, `${what} is not terminated inside the string table`);
+      throw LoadError.malformed(
+        this.image.file,
+        `${what} is not terminated inside the string table`,
+      );
     }
     return Buffer.from(this.bytes.subarray(table + offset, end)).toString('latin1');
   }
@@ -141,21 +178,39 @@ function readProgramHeaders(file: FileView): ProgramHeader[] {
 }
 
 /** Translates a virtual address of the file to a file offset through its PT_LOAD headers. */
-function fileOffsetOf(headers: ProgramHeader[], address: number, length: number, file: string, what: string): number {
+function fileOffsetOf(
+  headers: ProgramHeader[],
+  address: number,
+  length: number,
+  file: string,
+  what: string,
+): number {
   for (const header of headers) {
     if (header.type !== PT_LOAD) continue;
     if (address >= header.address && address + length <= header.address + header.fileSize) {
       return header.fileOffset + (address - header.address);
     }
   }
-  throw LoadError.malformed(file, `${what} (0x${address.toString(16)}) is not backed by file contents`);
+  throw LoadError.malformed(
+    file,
+    `${what} (0x${address.toString(16)}) is not backed by file contents`,
+  );
 }
 
 /** Number of dynamic symbols, from DT_HASH's chain count or by walking DT_GNU_HASH. */
-function symbolCount(file: FileView, headers: ProgramHeader[], hash: number | null, gnuHash: number | null): number {
+function symbolCount(
+  file: FileView,
+  headers: ProgramHeader[],
+  hash: number | null,
+  gnuHash: number | null,
+): number {
   const name = file.image.file;
   if (hash !== null) return file.u32(fileOffsetOf(headers, hash, 8, name, 'DT_HASH') + 4);
-  if (gnuHash === null) throw LoadError.malformed(name, 'neither DT_HASH nor DT_GNU_HASH, so the symbols cannot be counted');
+  if (gnuHash === null)
+    throw LoadError.malformed(
+      name,
+      'neither DT_HASH nor DT_GNU_HASH, so the symbols cannot be counted',
+    );
 
   const at = fileOffsetOf(headers, gnuHash, 16, name, 'DT_GNU_HASH');
   const buckets = file.u32(at);
@@ -173,7 +228,12 @@ function symbolCount(file: FileView, headers: ProgramHeader[], hash: number | nu
   }
 }
 
-function readRelocations(file: FileView, headers: ProgramHeader[], address: number | null, size: number): Relocation[] {
+function readRelocations(
+  file: FileView,
+  headers: ProgramHeader[],
+  address: number | null,
+  size: number,
+): Relocation[] {
   if (address === null || size === 0) return [];
   const at = fileOffsetOf(headers, address, size, file.image.file, 'relocation table');
   const relocations: Relocation[] = [];
@@ -199,7 +259,8 @@ export function readDynamic(image: ElfImage): DynamicInfo {
   const name = image.file;
   const headers = readProgramHeaders(file);
   const dynamic = headers.find((header) => header.type === PT_DYNAMIC);
-  if (!dynamic) throw LoadError.malformed(name, 'no PT_DYNAMIC header: not a shared object keycell can link');
+  if (!dynamic)
+    throw LoadError.malformed(name, 'no PT_DYNAMIC header: not a shared object keycell can link');
   file.require(dynamic.fileOffset, dynamic.fileSize, 'the dynamic section');
 
   const entries = new Map<number, number[]>();
@@ -210,23 +271,31 @@ export function readDynamic(image: ElfImage): DynamicInfo {
   }
   const one = (tag: number): number | null => entries.get(tag)?.[0] ?? null;
 
-  if (entries.has(DT.TEXTREL) || ((one(DT.FLAGS) ?? 0) & DF_TEXTREL)) {
+  if (entries.has(DT.TEXTREL) || (one(DT.FLAGS) ?? 0) & DF_TEXTREL) {
     throw LoadError.unsupported(name, 'text relocations would make code writable');
   }
   if (entries.has(DT.REL) || entries.has(DT.RELR) || entries.has(DT.PREINIT_ARRAY)) {
-    throw LoadError.unsupported(name, 'DT_REL, DT_RELR and DT_PREINIT_ARRAY are not supported on x86-64 shared objects');
+    throw LoadError.unsupported(
+      name,
+      'DT_REL, DT_RELR and DT_PREINIT_ARRAY are not supported on x86-64 shared objects',
+    );
   }
   if (one(DT.PLTREL) !== null && one(DT.PLTREL) !== DT_RELA_TYPE) {
     throw LoadError.unsupported(name, 'PLT relocations are not RELA');
   }
-  for (const [tag, size] of [[DT.SYMENT, SYM_SIZE], [DT.RELAENT, RELA_SIZE]] as const) {
-    if (one(tag) !== null && one(tag) !== size) throw LoadError.malformed(name, `dynamic entry ${tag} says ${one(tag)}, not ${size}`);
+  for (const [tag, size] of [
+    [DT.SYMENT, SYM_SIZE],
+    [DT.RELAENT, RELA_SIZE],
+  ] as const) {
+    if (one(tag) !== null && one(tag) !== size)
+      throw LoadError.malformed(name, `dynamic entry ${tag} says ${one(tag)}, not ${size}`);
   }
 
   const strtab = one(DT.STRTAB);
   const symtab = one(DT.SYMTAB);
   const strsz = one(DT.STRSZ) ?? 0;
-  if (strtab === null || symtab === null) throw LoadError.malformed(name, 'no DT_STRTAB or DT_SYMTAB');
+  if (strtab === null || symtab === null)
+    throw LoadError.malformed(name, 'no DT_STRTAB or DT_SYMTAB');
   const strings = fileOffsetOf(headers, strtab, strsz, name, 'DT_STRTAB');
   const str = (offset: number, what: string) => file.string(strings, strsz, offset, what);
 
@@ -253,7 +322,8 @@ export function readDynamic(image: ElfImage): DynamicInfo {
     ...readRelocations(file, headers, one(DT.JMPREL), one(DT.PLTRELSZ) ?? 0),
   ];
   for (const relocation of relocations) {
-    if (relocation.symbol >= count) throw LoadError.malformed(name, `a relocation names symbol ${relocation.symbol} of ${count}`);
+    if (relocation.symbol >= count)
+      throw LoadError.malformed(name, `a relocation names symbol ${relocation.symbol} of ${count}`);
   }
 
   return {

@@ -48,7 +48,11 @@ export const runtimePath = path.join(path.dirname(addonPath), 'keycell-runtime.s
 
 /** Libraries whose functions the runtime provides: they are never loaded themselves. */
 const PROVIDED_BY_RUNTIME = new Set([
-  'libc.so.6', 'ld-linux-x86-64.so.2', 'libpthread.so.0', 'libdl.so.2', 'librt.so.1',
+  'libc.so.6',
+  'ld-linux-x86-64.so.2',
+  'libpthread.so.0',
+  'libdl.so.2',
+  'librt.so.1',
 ]);
 
 const SEARCH_PATH = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib64', '/usr/lib64'];
@@ -58,7 +62,15 @@ const HEAP_SIZE = 40 << 20;
 /** Dynamic thread vector: a count and one slot per TLS module. */
 const DTV_SLOTS = 64;
 
-const R = { NONE: 0, X64: 1, GLOB_DAT: 6, JUMP_SLOT: 7, RELATIVE: 8, DTPMOD64: 16, DTPOFF64: 17 } as const;
+const R = {
+  NONE: 0,
+  X64: 1,
+  GLOB_DAT: 6,
+  JUMP_SLOT: 7,
+  RELATIVE: 8,
+  DTPMOD64: 16,
+  DTPOFF64: 17,
+} as const;
 const STB_LOCAL = 0;
 const STB_WEAK = 2;
 const STV_DEFAULT = 0;
@@ -107,7 +119,8 @@ interface Pending {
 
 function reserve(state: ImageState, file: string, length: number, align = PAGE_SIZE): number {
   const offset = Math.ceil(state.next / align) * align;
-  if (offset + length > state.imageSize) throw LoadError.domainFull(file, length, state.imageSize - state.next);
+  if (offset + length > state.imageSize)
+    throw LoadError.domainFull(file, length, state.imageSize - state.next);
   state.next = offset + length;
   return offset;
 }
@@ -134,10 +147,13 @@ function prepare(state: ImageState, file: string): Pending {
     throw LoadError.malformed(file, `cannot read: ${(error as Error).message}`);
   }
   const image = parseElf(bytes, file);
-  if (image.type !== 'shared') throw LoadError.unsupported(file, 'only shared objects are loaded into domains');
+  if (image.type !== 'shared')
+    throw LoadError.unsupported(file, 'only shared objects are loaded into domains');
   const dynamic = readDynamic(image);
   const segments = loads(dynamic);
-  const span = pageCeil(Math.max(...segments.map((segment) => segment.address + segment.memorySize)));
+  const span = pageCeil(
+    Math.max(...segments.map((segment) => segment.address + segment.memorySize)),
+  );
   if (pageFloor(Math.min(...segments.map((segment) => segment.address))) !== 0) {
     throw LoadError.unsupported(file, 'its first PT_LOAD does not start at address 0');
   }
@@ -164,11 +180,21 @@ function prepare(state: ImageState, file: string): Pending {
   const exports = new Map<string, DynamicSymbol>();
   for (const symbol of dynamic.symbols) {
     const visible = symbol.visibility === STV_DEFAULT || symbol.visibility === STV_PROTECTED;
-    if (symbol.section !== 0 && symbol.binding !== STB_LOCAL && visible && symbol.name) exports.set(symbol.name, symbol);
+    if (symbol.section !== 0 && symbol.binding !== STB_LOCAL && visible && symbol.name)
+      exports.set(symbol.name, symbol);
   }
   const base = state.imageBase + offset;
   const library: LoadedLibrary = {
-    path: file, soname: dynamic.soname, base, offset, size: span, dynamic, exports, tlsModule: 0, tlsBlock: 0, loadMs: started,
+    path: file,
+    soname: dynamic.soname,
+    base,
+    offset,
+    size: span,
+    dynamic,
+    exports,
+    tlsModule: 0,
+    tlsBlock: 0,
+    loadMs: started,
   };
   return { library, bytes, pages, executable };
 }
@@ -185,7 +211,10 @@ function locate(needed: string, wantedBy: string): string {
 }
 
 /** Looks a symbol up in load order: the runtime first, then every library in the domain. */
-function lookup(scope: readonly LoadedLibrary[], name: string): { library: LoadedLibrary; symbol: DynamicSymbol } | null {
+function lookup(
+  scope: readonly LoadedLibrary[],
+  name: string,
+): { library: LoadedLibrary; symbol: DynamicSymbol } | null {
   for (const library of scope) {
     const symbol = library.exports.get(name);
     if (symbol && symbol.section !== 0) return { library, symbol };
@@ -194,17 +223,30 @@ function lookup(scope: readonly LoadedLibrary[], name: string): { library: Loade
 }
 
 function write64(pages: Uint8Array, at: number, value: bigint, file: string): void {
-  if (at < 0 || at + 8 > pages.length) throw LoadError.malformed(file, `a relocation writes outside the library (0x${at.toString(16)})`);
+  if (at < 0 || at + 8 > pages.length)
+    throw LoadError.malformed(
+      file,
+      `a relocation writes outside the library (0x${at.toString(16)})`,
+    );
   new DataView(pages.buffer, pages.byteOffset).setBigUint64(at, BigInt.asUintN(64, value), true);
 }
 
 /** Applies one library's relocations to its host pages; records imports nothing provides. */
-function relocate(pending: Pending, scope: readonly LoadedLibrary[], missing: { symbol: string; library: string }[]): void {
+function relocate(
+  pending: Pending,
+  scope: readonly LoadedLibrary[],
+  missing: { symbol: string; library: string }[],
+): void {
   const { library, pages, executable } = pending;
   for (const relocation of library.dynamic.relocations) {
     if (relocation.type === R.NONE) continue;
-    if (executable.some(([start, end]) => relocation.offset < end && relocation.offset + 8 > start)) {
-      throw LoadError.unsupported(library.path, `a relocation at 0x${relocation.offset.toString(16)} would write to code`);
+    if (
+      executable.some(([start, end]) => relocation.offset < end && relocation.offset + 8 > start)
+    ) {
+      throw LoadError.unsupported(
+        library.path,
+        `a relocation at 0x${relocation.offset.toString(16)} would write to code`,
+      );
     }
 
     let target: { library: LoadedLibrary; symbol: DynamicSymbol } | null = null;
@@ -221,14 +263,28 @@ function relocate(pending: Pending, scope: readonly LoadedLibrary[], missing: { 
 
     let value: bigint;
     switch (relocation.type) {
-      case R.RELATIVE: value = BigInt(library.base) + relocation.addend; break;
-      case R.X64: value = address + relocation.addend; break;
+      case R.RELATIVE:
+        value = BigInt(library.base) + relocation.addend;
+        break;
+      case R.X64:
+        value = address + relocation.addend;
+        break;
       case R.GLOB_DAT:
-      case R.JUMP_SLOT: value = address; break;
-      case R.DTPMOD64: value = BigInt((target?.library ?? library).tlsModule); break;
-      case R.DTPOFF64: value = BigInt(target?.symbol.value ?? 0) + relocation.addend; break;
+      case R.JUMP_SLOT:
+        value = address;
+        break;
+      case R.DTPMOD64:
+        value = BigInt((target?.library ?? library).tlsModule);
+        break;
+      case R.DTPOFF64:
+        value = BigInt(target?.symbol.value ?? 0) + relocation.addend;
+        break;
       default:
-        throw LoadError.unsupported(library.path, `relocation type ${relocation.type} at 0x${relocation.offset.toString(16)} (supported: RELATIVE, 64, GLOB_DAT, JUMP_SLOT, DTPMOD64, DTPOFF64)`);
+        throw LoadError.unsupported(
+          library.path,
+          `relocation type ${relocation.type} at 0x${relocation.offset.toString(16)} ` +
+            '(supported: RELATIVE, 64, GLOB_DAT, JUMP_SLOT, DTPMOD64, DTPOFF64)',
+        );
     }
     write64(pages, relocation.offset, value, library.path);
   }
@@ -238,11 +294,24 @@ function relocate(pending: Pending, scope: readonly LoadedLibrary[], missing: { 
 function placeTls(state: ImageState, domain: Domain, pending: Pending): void {
   const tls = pending.library.dynamic.tls;
   if (!tls || tls.memorySize === 0) return;
-  if (state.tlsModules + 1 >= DTV_SLOTS) throw LoadError.unsupported(pending.library.path, `more than ${DTV_SLOTS - 1} TLS modules in one domain`);
-  const offset = reserve(state, pending.library.path, pageCeil(tls.memorySize), Math.max(PAGE_SIZE, tls.align));
+  if (state.tlsModules + 1 >= DTV_SLOTS)
+    throw LoadError.unsupported(
+      pending.library.path,
+      `more than ${DTV_SLOTS - 1} TLS modules in one domain`,
+    );
+  const offset = reserve(
+    state,
+    pending.library.path,
+    pageCeil(tls.memorySize),
+    Math.max(PAGE_SIZE, tls.align),
+  );
   protectDomainPages(domain, offset, pageCeil(tls.memorySize), Protection.readWrite);
   if (tls.fileSize > 0) {
-    copyIntoDomain(domain, offset, pending.bytes.subarray(tls.fileOffset, tls.fileOffset + tls.fileSize));
+    copyIntoDomain(
+      domain,
+      offset,
+      pending.bytes.subarray(tls.fileOffset, tls.fileOffset + tls.fileSize),
+    );
   }
 
   pending.library.tlsModule = ++state.tlsModules;
@@ -251,7 +320,11 @@ function placeTls(state: ImageState, domain: Domain, pending: Pending): void {
   entries.setBigUint64(0, BigInt(state.tlsModules), true);
   copyIntoDomain(domain, state.dtvOffset, new Uint8Array(entries.buffer, 0, 8));
   entries.setBigUint64(8, BigInt(pending.library.tlsBlock), true);
-  copyIntoDomain(domain, state.dtvOffset + 8 * pending.library.tlsModule, new Uint8Array(entries.buffer, 8, 8));
+  copyIntoDomain(
+    domain,
+    state.dtvOffset + 8 * pending.library.tlsModule,
+    new Uint8Array(entries.buffer, 8, 8),
+  );
 }
 
 /** Copies a library's pages in and gives every segment its final protection. */
@@ -263,14 +336,20 @@ function map(domain: Domain, pending: Pending): void {
   for (const segment of loads(library.dynamic)) {
     const start = pageFloor(segment.address);
     const length = pageCeil(segment.address + segment.memorySize) - start;
-    const protection = segment.flags & PF_X ? Protection.readExecute : segment.flags & PF_W ? Protection.readWrite : Protection.read;
+    const protection =
+      segment.flags & PF_X
+        ? Protection.readExecute
+        : segment.flags & PF_W
+          ? Protection.readWrite
+          : Protection.read;
     protectDomainPages(domain, library.offset + start, length, protection);
   }
   const relro = library.dynamic.relro;
   if (relro && relro.memorySize > 0) {
     const start = pageFloor(relro.address);
     const end = pageFloor(relro.address + relro.memorySize);
-    if (end > start) protectDomainPages(domain, library.offset + start, end - start, Protection.read);
+    if (end > start)
+      protectDomainPages(domain, library.offset + start, end - start, Protection.read);
   }
 }
 
@@ -285,7 +364,12 @@ function initialise(domain: Domain, pending: Pending): void {
   const entries: number[] = [];
   if (library.dynamic.init !== null) entries.push(library.base + library.dynamic.init);
   const array = library.dynamic.initArray;
-  if (array) entries.push(...readArray(pages, array.address, array.count).filter((entry) => entry !== 0 && entry !== -1));
+  if (array)
+    entries.push(
+      ...readArray(pages, array.address, array.count).filter(
+        (entry) => entry !== 0 && entry !== -1,
+      ),
+    );
   for (const entry of entries) callDomainFunction(domain, entry);
 }
 
@@ -293,7 +377,14 @@ function imageState(domain: Domain): ImageState {
   let state = images.get(domain);
   if (state) return state;
   const layout = domainLayout(domain);
-  state = { next: 0, imageBase: layout.imageBase, imageSize: layout.imageSize, libraries: [], dtvOffset: 0, tlsModules: 0 };
+  state = {
+    next: 0,
+    imageBase: layout.imageBase,
+    imageSize: layout.imageSize,
+    libraries: [],
+    dtvOffset: 0,
+    tlsModules: 0,
+  };
   state.dtvOffset = reserve(state, runtimePath, PAGE_SIZE);
   protectDomainPages(domain, state.dtvOffset, PAGE_SIZE, Protection.readWrite);
   setThreadVector(domain, state.dtvOffset);
@@ -314,8 +405,16 @@ export function finaliseLibraries(domain: Domain): void {
     const entries: number[] = [];
     const array = library.dynamic.finiArray;
     if (array) {
-      const bytes = copyFromDomain(domain, library.base - imageBase + array.address, array.count * 8);
-      entries.push(...readArray(bytes, 0, array.count).reverse().filter((entry) => entry !== 0 && entry !== -1));
+      const bytes = copyFromDomain(
+        domain,
+        library.base - imageBase + array.address,
+        array.count * 8,
+      );
+      entries.push(
+        ...readArray(bytes, 0, array.count)
+          .reverse()
+          .filter((entry) => entry !== 0 && entry !== -1),
+      );
     }
     if (library.dynamic.fini !== null) entries.push(library.base + library.dynamic.fini);
     try {
@@ -326,7 +425,7 @@ export function finaliseLibraries(domain: Domain): void {
   }
 }
 
-/** Reserves `length` bytes of readable, writable image for keycell's own use; returns the offset. */
+/** Reserves `length` bytes of read-write image for keycell's own use; returns the offset. */
 export function reserveDomainMemory(domain: Domain, length: number, purpose: string): number {
   const state = imageState(domain);
   const offset = reserve(state, purpose, pageCeil(length));
@@ -337,7 +436,8 @@ export function reserveDomainMemory(domain: Domain, length: number, purpose: str
 /** Fills the runtime's block: magic, version and the heap it serves malloc from. */
 function prepareRuntime(domain: Domain, state: ImageState, pending: Pending): void {
   const block = pending.library.exports.get('keycell_runtime');
-  if (!block || block.size < 48) throw LoadError.malformed(runtimePath, 'the runtime lacks its keycell_runtime block');
+  if (!block || block.size < 48)
+    throw LoadError.malformed(runtimePath, 'the runtime lacks its keycell_runtime block');
   const heap = reserve(state, runtimePath, HEAP_SIZE);
   protectDomainPages(domain, heap, HEAP_SIZE, Protection.readWrite);
   const view = new DataView(pending.pages.buffer, pending.pages.byteOffset);
@@ -355,7 +455,9 @@ function prepareRuntime(domain: Domain, state: ImageState, pending: Pending): vo
 export async function loadLibrary(domain: Domain, file: string): Promise<LoadedLibrary> {
   const state = imageState(domain);
   const known = (candidate: string) =>
-    state.libraries.find((library) => library.path === candidate || library.soname === path.basename(candidate));
+    state.libraries.find(
+      (library) => library.path === candidate || library.soname === path.basename(candidate),
+    );
 
   const pending: Pending[] = [];
   if (state.libraries.length === 0) pending.push(prepare(state, runtimePath));
@@ -373,7 +475,10 @@ export async function loadLibrary(domain: Domain, file: string): Promise<LoadedL
   for (const entry of pending) {
     const image = parseElf(entry.bytes, entry.library.path);
     await assertNoFindings(
-      entry.executable.map(([start, end]) => ({ bytes: entry.pages.subarray(start, end), address: entry.library.base + start })),
+      entry.executable.map(([start, end]) => ({
+        bytes: entry.pages.subarray(start, end),
+        address: entry.library.base + start,
+      })),
       { file: entry.library.path, codeMap: elfCodeMap(image, entry.library.base) },
     );
   }
@@ -384,7 +489,9 @@ export async function loadLibrary(domain: Domain, file: string): Promise<LoadedL
   const missing: { symbol: string; library: string }[] = [];
   for (const entry of pending) relocate(entry, scope, missing);
   if (missing.length) {
-    const unique = [...new Map(missing.map((entry) => [`${entry.library}\0${entry.symbol}`, entry])).values()];
+    const unique = [
+      ...new Map(missing.map((entry) => [`${entry.library}\0${entry.symbol}`, entry])).values(),
+    ];
     unique.sort((a, b) => a.library.localeCompare(b.library) || a.symbol.localeCompare(b.symbol));
     throw LoadError.missingSymbols(path.resolve(file), unique);
   }

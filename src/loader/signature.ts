@@ -28,15 +28,38 @@ export class SignatureError extends TypeError {
 }
 
 const INTEGERS: Record<string, [1 | 2 | 4 | 8, boolean]> = {
-  char: [1, true], 'signed char': [1, true], 'unsigned char': [1, false],
-  short: [2, true], 'short int': [2, true], 'unsigned short': [2, false], 'unsigned short int': [2, false],
-  int: [4, true], 'signed int': [4, true], signed: [4, true], unsigned: [4, false], 'unsigned int': [4, false],
-  long: [8, true], 'long int': [8, true], 'unsigned long': [8, false], 'unsigned long int': [8, false],
-  'long long': [8, true], 'unsigned long long': [8, false],
-  int8_t: [1, true], uint8_t: [1, false], int16_t: [2, true], uint16_t: [2, false],
-  int32_t: [4, true], uint32_t: [4, false], int64_t: [8, true], uint64_t: [8, false],
-  size_t: [8, false], ssize_t: [8, true], intptr_t: [8, true], uintptr_t: [8, false],
-  ptrdiff_t: [8, true], off_t: [8, true],
+  char: [1, true],
+  'signed char': [1, true],
+  'unsigned char': [1, false],
+  short: [2, true],
+  'short int': [2, true],
+  'unsigned short': [2, false],
+  'unsigned short int': [2, false],
+  int: [4, true],
+  'signed int': [4, true],
+  signed: [4, true],
+  unsigned: [4, false],
+  'unsigned int': [4, false],
+  long: [8, true],
+  'long int': [8, true],
+  'unsigned long': [8, false],
+  'unsigned long int': [8, false],
+  'long long': [8, true],
+  'unsigned long long': [8, false],
+  int8_t: [1, true],
+  uint8_t: [1, false],
+  int16_t: [2, true],
+  uint16_t: [2, false],
+  int32_t: [4, true],
+  uint32_t: [4, false],
+  int64_t: [8, true],
+  uint64_t: [8, false],
+  size_t: [8, false],
+  ssize_t: [8, true],
+  intptr_t: [8, true],
+  uintptr_t: [8, false],
+  ptrdiff_t: [8, true],
+  off_t: [8, true],
 };
 
 /** Parses one type such as `const uint8_t *` or `unsigned long`. */
@@ -45,7 +68,9 @@ export function parseType(text: string, context = text): CType {
   const stars = (normal.match(/\*/g) ?? []).length;
   const words = normal.replace(/\*/g, ' ').split(' ').filter(Boolean);
   const constant = words.includes('const');
-  const base = words.filter((word) => word !== 'const' && word !== 'volatile' && word !== 'struct').join(' ');
+  const base = words
+    .filter((word) => word !== 'const' && word !== 'volatile' && word !== 'struct')
+    .join(' ');
 
   let type: CType;
   if (base === 'void') type = { kind: 'void' };
@@ -82,16 +107,26 @@ function parseParameter(text: string, context: string): Signature['parameters'][
 export function parseSignature(text: string): Signature {
   if (typeof text !== 'string') throw new TypeError('a signature must be a string');
   const match = /^\s*(.+?)\s*\b([A-Za-z_]\w*)\s*\(([^()]*)\)\s*;?\s*$/.exec(text);
-  if (!match) throw new SignatureError(`cannot parse signature '${text}': expected 'type name(type arg, ...)'`);
+  if (!match)
+    throw new SignatureError(
+      `cannot parse signature '${text}': expected 'type name(type arg, ...)'`,
+    );
   const [, resultText, name, list] = match;
   const empty = list.trim() === '' || list.trim() === 'void';
-  const parameters = empty ? [] : list.split(',').map((parameter) => parseParameter(parameter, text));
+  const parameters = empty
+    ? []
+    : list.split(',').map((parameter) => parseParameter(parameter, text));
   return checked({ name, result: parseType(resultText, text), parameters, text: text.trim() });
 }
 
 /** Builds a signature from koffi's (name, result type, argument types) form. */
-export function signatureOf(name: string, result: string, parameters: readonly string[]): Signature {
-  if (typeof name !== 'string' || !/^[A-Za-z_]\w*$/.test(name)) throw new TypeError(`invalid function name ${JSON.stringify(name)}`);
+export function signatureOf(
+  name: string,
+  result: string,
+  parameters: readonly string[],
+): Signature {
+  if (typeof name !== 'string' || !/^[A-Za-z_]\w*$/.test(name))
+    throw new TypeError(`invalid function name ${JSON.stringify(name)}`);
   if (typeof result !== 'string' || !Array.isArray(parameters)) {
     throw new TypeError('func(name, resultType, argTypes): types are strings, argTypes an array');
   }
@@ -111,7 +146,9 @@ function checked(signature: Signature): Signature {
   const ints = signature.parameters.filter((parameter) => parameter.type.kind !== 'double').length;
   const doubles = signature.parameters.length - ints;
   if (ints > 6 || doubles > 6) {
-    throw new SignatureError(`${signature.text}: at most 6 integer or pointer and 6 double arguments pass in registers`);
+    throw new SignatureError(
+      `${signature.text}: at most 6 integer or pointer and 6 double arguments pass in registers`,
+    );
   }
   return signature;
 }

@@ -17,7 +17,13 @@
 import { KeycellError } from '../errors.js';
 import { native } from '../native.js';
 import { SHAPES } from './shapes.js';
-import { isPresetName, PRESETS, type PolicySpec, type PresetName, type SyscallRule } from './spec.js';
+import {
+  isPresetName,
+  PRESETS,
+  type PolicySpec,
+  type PresetName,
+  type SyscallRule,
+} from './spec.js';
 import { isSyscallName, SYSCALL_NUMBERS, syscallName, type SyscallName } from './syscalls.js';
 
 export const TABLE_MAGIC = 0x4c50434b; // "KCPL"
@@ -53,56 +59,99 @@ export interface CompiledPolicy {
 function normalise(rule: SyscallName | SyscallRule, policy: string): SyscallRule {
   const value = typeof rule === 'string' ? { syscall: rule } : rule;
   if (!value || typeof value !== 'object' || !isSyscallName(value.syscall)) {
-    throw new PolicyError(policy, `unknown system call ${JSON.stringify(typeof rule === 'string' ? rule : value?.syscall)}`);
+    throw new PolicyError(
+      policy,
+      `unknown system call ${JSON.stringify(typeof rule === 'string' ? rule : value?.syscall)}`,
+    );
   }
   return value;
 }
 
 /** Checks that each condition applies to the call and is well-formed. */
-function validate(rule: SyscallRule, policy: string, alwaysDenied: ReadonlyMap<string, string>): void {
+function validate(
+  rule: SyscallRule,
+  policy: string,
+  alwaysDenied: ReadonlyMap<string, string>,
+): void {
   const where = `rule for ${rule.syscall}`;
   const reason = alwaysDenied.get(rule.syscall);
-  if (reason) throw new PolicyError(policy, `${rule.syscall} cannot be allowed: keycell always denies it (${reason})`);
+  if (reason)
+    throw new PolicyError(
+      policy,
+      `${rule.syscall} cannot be allowed: keycell always denies it (${reason})`,
+    );
 
   const shape = SHAPES[rule.syscall] ?? {};
   if (rule.fds !== undefined) {
-    if (shape.fd === undefined) throw new PolicyError(policy, `${where}: fds applies only to calls that take a descriptor`);
+    if (shape.fd === undefined)
+      throw new PolicyError(policy, `${where}: fds applies only to calls that take a descriptor`);
     if (Array.isArray(rule.fds)) {
       for (const fd of rule.fds) {
-        if (!Number.isInteger(fd) || fd < 0 || fd > 63) throw new PolicyError(policy, `${where}: fds must be integers from 0 to 63, not ${fd}`);
+        if (!Number.isInteger(fd) || fd < 0 || fd > 63)
+          throw new PolicyError(policy, `${where}: fds must be integers from 0 to 63, not ${fd}`);
       }
     } else if (rule.fds !== 'own' && rule.fds !== 'any') {
       throw new PolicyError(policy, `${where}: fds must be 'own', 'any' or a list of descriptors`);
     }
   }
   if (rule.paths !== undefined) {
-    if (shape.path === undefined) throw new PolicyError(policy, `${where}: paths applies only to calls that take a path`);
+    if (shape.path === undefined)
+      throw new PolicyError(policy, `${where}: paths applies only to calls that take a path`);
     for (const prefix of rule.paths) {
-      if (typeof prefix !== 'string' || !prefix.startsWith('/') || prefix.includes('\0') || /(^|\/)\.\.?(\/|$)/.test(prefix)) {
-        throw new PolicyError(policy, `${where}: path prefixes must be absolute and free of . and .. (got ${JSON.stringify(prefix)})`);
+      if (
+        typeof prefix !== 'string' ||
+        !prefix.startsWith('/') ||
+        prefix.includes('\0') ||
+        /(^|\/)\.\.?(\/|$)/.test(prefix)
+      ) {
+        throw new PolicyError(
+          policy,
+          `${where}: path prefixes must be absolute and free of . and .. ` +
+            `(got ${JSON.stringify(prefix)})`,
+        );
       }
     }
   }
-  if (rule.access !== undefined && (shape.openFlags === undefined || !['read', 'write'].includes(rule.access))) {
-    throw new PolicyError(policy, `${where}: access ('read' or 'write') applies only to open and openat`);
+  if (
+    rule.access !== undefined &&
+    (shape.openFlags === undefined || !['read', 'write'].includes(rule.access))
+  ) {
+    throw new PolicyError(
+      policy,
+      `${where}: access ('read' or 'write') applies only to open and openat`,
+    );
   }
   if (rule.protections !== undefined) {
-    if (shape.protection === undefined) throw new PolicyError(policy, `${where}: protections applies only to mprotect`);
+    if (shape.protection === undefined)
+      throw new PolicyError(policy, `${where}: protections applies only to mprotect`);
     for (const protection of rule.protections) {
-      if (!Object.hasOwn(PROT_BITS, protection)) throw new PolicyError(policy, `${where}: protections may be 'read' and 'write', never ${JSON.stringify(protection)}`);
+      if (!Object.hasOwn(PROT_BITS, protection))
+        throw new PolicyError(
+          policy,
+          `${where}: protections may be 'read' and 'write', never ${JSON.stringify(protection)}`,
+        );
     }
   }
 }
 
 /** Collects the rules of a policy after applying its preset, allow and deny lists. */
-function resolveRules(input: PresetName | PolicySpec): { name: string; rules: Map<SyscallName, SyscallRule> } {
+function resolveRules(input: PresetName | PolicySpec): {
+  name: string;
+  rules: Map<SyscallName, SyscallRule>;
+} {
   if (isPresetName(input)) return resolveRules({ name: input, extends: input });
   if (!input || typeof input !== 'object') {
-    throw new TypeError(`a policy is a preset name (${Object.keys(PRESETS).join(', ')}) or an object, not ${String(input)}`);
+    throw new TypeError(
+      `a policy is a preset name (${Object.keys(PRESETS).join(', ')}) or an object, ` +
+        `not ${String(input)}`,
+    );
   }
   const name = input.name ?? input.extends ?? 'custom';
   if (input.extends !== undefined && !isPresetName(input.extends)) {
-    throw new PolicyError(name, `unknown preset ${JSON.stringify(input.extends)}; choose ${Object.keys(PRESETS).join(', ')}`);
+    throw new PolicyError(
+      name,
+      `unknown preset ${JSON.stringify(input.extends)}; choose ${Object.keys(PRESETS).join(', ')}`,
+    );
   }
   const rules = new Map<SyscallName, SyscallRule>();
   for (const rule of input.extends ? PRESETS[input.extends] : []) rules.set(rule.syscall, rule);
@@ -111,17 +160,28 @@ function resolveRules(input: PresetName | PolicySpec): { name: string; rules: Ma
     rules.set(rule.syscall, rule);
   }
   for (const syscall of input.deny ?? []) {
-    if (!isSyscallName(syscall)) throw new PolicyError(name, `unknown system call ${JSON.stringify(syscall)} in deny`);
+    if (!isSyscallName(syscall))
+      throw new PolicyError(name, `unknown system call ${JSON.stringify(syscall)} in deny`);
     rules.delete(syscall);
   }
   return { name, rules };
 }
 
-function encodeEntry(view: DataView, rule: SyscallRule, strings: string[], stringBytes: { length: number }): void {
+function encodeEntry(
+  view: DataView,
+  rule: SyscallRule,
+  strings: string[],
+  stringBytes: { length: number },
+): void {
   const shape = SHAPES[rule.syscall] ?? {};
   const offset = HEADER_SIZE + SYSCALL_NUMBERS[rule.syscall] * ENTRY_SIZE;
   const fds = rule.fds ?? (shape.fd === undefined ? undefined : 'any');
-  const mode = fds === undefined ? FD_MODES.unchecked : Array.isArray(fds) ? FD_MODES.list : FD_MODES[fds as 'own' | 'any'];
+  const mode =
+    fds === undefined
+      ? FD_MODES.unchecked
+      : Array.isArray(fds)
+        ? FD_MODES.list
+        : FD_MODES[fds as 'own' | 'any'];
 
   view.setUint8(offset, 1);
   view.setUint8(offset + 1, mode);
@@ -130,7 +190,10 @@ function encodeEntry(view: DataView, rule: SyscallRule, strings: string[], strin
   view.setUint8(offset + 4, shape.openFlags ?? NO_ARG);
   view.setUint8(offset + 5, rule.access === 'read' ? 1 : rule.access === 'write' ? 2 : 0);
   view.setUint8(offset + 6, shape.protection ?? NO_ARG);
-  view.setUint8(offset + 7, (rule.protections ?? []).reduce((bits, p) => bits | PROT_BITS[p], 0));
+  view.setUint8(
+    offset + 7,
+    (rule.protections ?? []).reduce((bits, p) => bits | PROT_BITS[p], 0),
+  );
   view.setUint32(offset + 8, stringBytes.length, true);
   view.setUint32(offset + 12, rule.paths?.length ?? 0, true);
   let bitmap = 0n;
@@ -146,7 +209,11 @@ function encodeEntry(view: DataView, rule: SyscallRule, strings: string[], strin
 /** Compiles a preset name or a policy object; throws PolicyError naming what is wrong. */
 export function compilePolicy(input: PresetName | PolicySpec): CompiledPolicy {
   const { name, rules } = resolveRules(input);
-  const alwaysDenied = new Map(native().policy.alwaysDenied().map((entry) => [syscallName(entry.nr), entry.reason]));
+  const alwaysDenied = new Map(
+    native()
+      .policy.alwaysDenied()
+      .map((entry) => [syscallName(entry.nr), entry.reason]),
+  );
   for (const rule of rules.values()) validate(rule, name, alwaysDenied);
 
   const entries = new DataView(new ArrayBuffer(HEADER_SIZE + TABLE_ENTRIES * ENTRY_SIZE));
@@ -158,6 +225,9 @@ export function compilePolicy(input: PresetName | PolicySpec): CompiledPolicy {
   entries.setUint32(8, TABLE_ENTRIES, true);
   entries.setUint32(12, stringBytes.length, true);
 
-  const table = Buffer.concat([new Uint8Array(entries.buffer), ...strings.map((prefix) => Buffer.from(`${prefix}\0`))]);
+  const table = Buffer.concat([
+    new Uint8Array(entries.buffer),
+    ...strings.map((prefix) => Buffer.from(`${prefix}\0`)),
+  ]);
   return { name, rules, table: new Uint8Array(table) };
 }

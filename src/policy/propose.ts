@@ -32,10 +32,14 @@ const O_WRITING = 0o100 | 0o1000 | 0o2000; // O_CREAT | O_TRUNC | O_APPEND
 
 /** Reduces paths to the fewest directory prefixes that cover them. */
 export function coveringDirectories(paths: Iterable<string>): string[] {
-  const directories = [...new Set([...paths].map((path) => path.slice(0, path.lastIndexOf('/')) || '/'))].sort();
+  const directories = [
+    ...new Set([...paths].map((path) => path.slice(0, path.lastIndexOf('/')) || '/')),
+  ].sort();
   return directories.filter(
     (directory, index) =>
-      !directories.slice(0, index).some((other) => other === '/' || directory.startsWith(`${other}/`)),
+      !directories
+        .slice(0, index)
+        .some((other) => other === '/' || directory.startsWith(`${other}/`)),
   );
 }
 
@@ -49,27 +53,42 @@ function ruleFor(syscall: SyscallName, events: SyscallEvent[]): SyscallRule {
   }
   const paths = events.filter((event) => event.path !== undefined).map((event) => event.path!);
   if (paths.length) rule.paths = coveringDirectories(paths);
-  const flags = events.filter((event) => event.openFlags !== undefined).map((event) => event.openFlags!);
+  const flags = events
+    .filter((event) => event.openFlags !== undefined)
+    .map((event) => event.openFlags!);
   if (flags.length) {
-    rule.access = flags.some((value) => (value & O_ACCMODE) !== 0 || (value & O_WRITING) !== 0) ? 'write' : 'read';
+    rule.access = flags.some((value) => (value & O_ACCMODE) !== 0 || (value & O_WRITING) !== 0)
+      ? 'write'
+      : 'read';
   }
-  const protections = events.filter((event) => event.protection !== undefined).map((event) => event.protection!);
+  const protections = events
+    .filter((event) => event.protection !== undefined)
+    .map((event) => event.protection!);
   if (protections.length) {
     const bits = protections.reduce((all, value) => all | value, 0);
-    rule.protections = [...(bits & 1 ? ['read' as const] : []), ...(bits & 2 ? ['write' as const] : [])];
+    rule.protections = [
+      ...(bits & 1 ? ['read' as const] : []),
+      ...(bits & 2 ? ['write' as const] : []),
+    ];
   }
   return rule;
 }
 
 export function proposePolicy(events: readonly SyscallEvent[], name = 'proposed'): PolicyProposal {
-  const always = new Map(native().policy.alwaysDenied().map((entry) => [syscallName(entry.nr), entry.reason]));
+  const always = new Map(
+    native()
+      .policy.alwaysDenied()
+      .map((entry) => [syscallName(entry.nr), entry.reason]),
+  );
   const bySyscall = new Map<string, SyscallEvent[]>();
-  for (const event of events) bySyscall.set(event.syscall, [...(bySyscall.get(event.syscall) ?? []), event]);
+  for (const event of events)
+    bySyscall.set(event.syscall, [...(bySyscall.get(event.syscall) ?? []), event]);
 
   const allow: SyscallRule[] = [];
   const refused: PolicyProposal['refused'] = [];
   for (const [syscall, attempts] of [...bySyscall].sort(([a], [b]) => a.localeCompare(b))) {
-    const reason = always.get(syscall) ?? (isSyscallName(syscall) ? undefined : 'unknown system call');
+    const reason =
+      always.get(syscall) ?? (isSyscallName(syscall) ? undefined : 'unknown system call');
     if (reason) refused.push({ syscall, reason, count: attempts.length });
     else allow.push(ruleFor(syscall as SyscallName, attempts));
   }

@@ -17,7 +17,7 @@ export interface SyscallRule {
   fds?: 'own' | 'any' | readonly number[];
   /** Absolute path prefixes the call may name; the host resolves paths before it compares. */
   paths?: readonly string[];
-  /** For open and openat: `read` allows O_RDONLY only; `write` also writing, creating and truncating. */
+  /** For open and openat: `read` allows O_RDONLY only; `write` also writing and creating. */
   access?: 'read' | 'write';
   /** For mprotect: protections the call may set. Executable memory is never allowed. */
   protections?: readonly ('read' | 'write')[];
@@ -42,22 +42,57 @@ const MEMORY: SyscallRule[] = [
 ];
 
 const TIME: SyscallRule[] = [
-  'clock_gettime', 'clock_getres', 'gettimeofday', 'time', 'nanosleep', 'clock_nanosleep', 'sched_yield',
+  'clock_gettime',
+  'clock_getres',
+  'gettimeofday',
+  'time',
+  'nanosleep',
+  'clock_nanosleep',
+  'sched_yield',
 ].map((syscall) => ({ syscall: syscall as SyscallName }));
 
 const RANDOMNESS: SyscallRule[] = [{ syscall: 'getrandom' }];
 
 const OWN_FDS = [
-  'read', 'write', 'close', 'fstat', 'lseek', 'pread64', 'pwrite64', 'readv', 'writev', 'fcntl', 'fsync',
-  'fdatasync', 'ftruncate', 'getdents64', 'fstatfs', 'flock', 'fadvise64', 'dup',
+  'read',
+  'write',
+  'close',
+  'fstat',
+  'lseek',
+  'pread64',
+  'pwrite64',
+  'readv',
+  'writev',
+  'fcntl',
+  'fsync',
+  'fdatasync',
+  'ftruncate',
+  'getdents64',
+  'fstatfs',
+  'flock',
+  'fadvise64',
+  'dup',
 ].map((syscall): SyscallRule => ({ syscall: syscall as SyscallName, fds: 'own' }));
 
 const FILES: SyscallRule[] = [
   ...OWN_FDS,
   { syscall: 'open', paths: ['/'], access: 'write' },
   { syscall: 'openat', paths: ['/'], access: 'write' },
-  ...['stat', 'lstat', 'newfstatat', 'statx', 'access', 'faccessat', 'faccessat2', 'readlink', 'readlinkat',
-    'unlink', 'unlinkat', 'mkdir', 'mkdirat'].map((syscall): SyscallRule => ({ syscall: syscall as SyscallName, paths: ['/'] })),
+  ...[
+    'stat',
+    'lstat',
+    'newfstatat',
+    'statx',
+    'access',
+    'faccessat',
+    'faccessat2',
+    'readlink',
+    'readlinkat',
+    'unlink',
+    'unlinkat',
+    'mkdir',
+    'mkdirat',
+  ].map((syscall): SyscallRule => ({ syscall: syscall as SyscallName, paths: ['/'] })),
   { syscall: 'poll' },
   { syscall: 'ppoll' },
   { syscall: 'getpid' },
@@ -70,7 +105,7 @@ const FILES: SyscallRule[] = [
   { syscall: 'uname' },
 ];
 
-/** The presets: `pure` allows nothing, `compute` memory, time and randomness, `no-network` adds files. */
+/** `pure` allows nothing, `compute` memory, time and randomness; `no-network` adds files. */
 export const PRESETS: Record<PresetName, readonly SyscallRule[]> = {
   pure: [],
   compute: [...MEMORY, ...TIME, ...RANDOMNESS],

@@ -31,8 +31,16 @@ describe('doctor verdict', () => {
     ['cpu.pku', { ...capable, cpu: { ...capable.cpu, pku: false, ospke: false } }, '6.1.0'],
     ['cpu.ospke', { ...capable, cpu: { ...capable.cpu, ospke: false } }, '6.1.0'],
     ['cpu.fsgsbase', { ...capable, cpu: { ...capable.cpu, fsgsbaseEnabled: false } }, '6.1.0'],
-    ['syscall-user-dispatch', { ...capable, syscallUserDispatch: { supported: false, error: 'Invalid argument' } }, '6.1.0'],
-    ['pkeys.free', { ...capable, pkeys: { free: 0, keys: [], stopReason: 'No space left on device' } }, '6.1.0'],
+    [
+      'syscall-user-dispatch',
+      { ...capable, syscallUserDispatch: { supported: false, error: 'Invalid argument' } },
+      '6.1.0',
+    ],
+    [
+      'pkeys.free',
+      { ...capable, pkeys: { free: 0, keys: [], stopReason: 'No space left on device' } },
+      '6.1.0',
+    ],
     ['kernel', capable, '5.10.0-28-amd64'],
   ])('a failing %s check says so, with a remedy', (id, probe, release) => {
     const report = assess(probe, release, 'x64');
@@ -57,7 +65,9 @@ describe('keycell doctor on this machine', () => {
     const child = spawnSync(process.execPath, [cli, 'doctor', '--json'], { encoding: 'utf8' });
     const report = JSON.parse(child.stdout);
 
-    expect(report.checks.find((check: { id: string }) => check.id === 'cpu.pku').ok).toBe(probe.cpu.pku);
+    expect(report.checks.find((check: { id: string }) => check.id === 'cpu.pku').ok).toBe(
+      probe.cpu.pku,
+    );
     expect(report.kernel).toMatch(/^\d+\.\d+/);
     expect(child.status).toBe(report.canIsolate ? 0 : 1);
   });

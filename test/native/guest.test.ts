@@ -31,7 +31,10 @@ describe('guest kernels', () => {
       'Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n\n' +
         'Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n',
     );
-    const oneLine = tempFile('sources.list', '# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n');
+    const oneLine = tempFile(
+      'sources.list',
+      '# comment\ndeb [arch=amd64] http://other.example/debian bookworm main\n',
+    );
     expect(hostDebianMirror([deb822])).toBe('http://mirror.example/debian');
     expect(hostDebianMirror([oneLine])).toBe('http://other.example/debian');
     expect(() => hostDebianMirror([tempFile('empty.list', '')])).toThrow(GuestError);
@@ -43,7 +46,11 @@ describe('guest runner', () => {
     const output: string[] = [];
     const result = await runInGuest({
       kernel: '6.12',
-      command: ['sh', '-c', 'grep -c -w pku /proc/cpuinfo; echo "kernel $KEYCELL_GUEST_KERNEL"; exit 7'],
+      command: [
+        'sh',
+        '-c',
+        'grep -c -w pku /proc/cpuinfo; echo "kernel $KEYCELL_GUEST_KERNEL"; exit 7',
+      ],
       onOutput: (line) => output.push(line),
       onLog: () => {},
     });

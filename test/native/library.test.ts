@@ -34,11 +34,25 @@ async function domain(): Promise<Domain> {
 
 describe('signatures', () => {
   test('parse C declarations with and without parameter names', () => {
-    const signature = parseSignature('int crypto_generichash(uint8_t *out, size_t outlen, const uint8_t *in, uint64_t inlen, const uint8_t *key, size_t keylen)');
+    const signature = parseSignature(
+      'int crypto_generichash(uint8_t *out, size_t outlen, const uint8_t *in, ' +
+        'uint64_t inlen, const uint8_t *key, size_t keylen)',
+    );
     expect(signature.name).toBe('crypto_generichash');
-    expect(signature.parameters.map((parameter) => parameter.name)).toEqual(['out', 'outlen', 'in', 'inlen', 'key', 'keylen']);
+    expect(signature.parameters.map((parameter) => parameter.name)).toEqual([
+      'out',
+      'outlen',
+      'in',
+      'inlen',
+      'key',
+      'keylen',
+    ]);
     expect(signature.parameters[2].type).toMatchObject({ kind: 'pointer', const: true });
-    expect(parseSignature('unsigned long f(unsigned int, long long y, struct z_stream_s *)').parameters.map((p) => p.type.kind)).toEqual(['int', 'int', 'pointer']);
+    expect(
+      parseSignature(
+        'unsigned long f(unsigned int, long long y, struct z_stream_s *)',
+      ).parameters.map((p) => p.type.kind),
+    ).toEqual(['int', 'int', 'pointer']);
   });
 
   test.each([
@@ -61,7 +75,11 @@ describe('calling zlib through signatures', () => {
     expect(result).toBeInstanceOf(DomainPointer);
     expect((result as DomainPointer).readCString()).toBe('1.2.13');
 
-    const crc32 = z.func('crc32', 'unsigned long', ['unsigned long', 'const uint8_t *', 'unsigned int']);
+    const crc32 = z.func('crc32', 'unsigned long', [
+      'unsigned long',
+      'const uint8_t *',
+      'unsigned int',
+    ]);
     const data = Buffer.from('keycell keeps native code in its cell');
     expect(crc32(0, data, data.length)).toBe(zlib.crc32(data));
     expect(crc32(0, null, 0)).toBe(0);
@@ -69,7 +87,10 @@ describe('calling zlib through signatures', () => {
 
   test('non-const buffers are copied back, const ones are not', async () => {
     const z = await (await domain()).load(LIBZ);
-    const compress2 = z.func('int compress2(uint8_t *dest, unsigned long *destLen, const uint8_t *source, unsigned long sourceLen, int level)');
+    const compress2 = z.func(
+      'int compress2(uint8_t *dest, unsigned long *destLen, ' +
+        'const uint8_t *source, unsigned long sourceLen, int level)',
+    );
     const source = Buffer.from('abc'.repeat(1000));
     const before = Buffer.from(source);
     const dest = Buffer.alloc(200);
@@ -83,23 +104,36 @@ describe('calling zlib through signatures', () => {
   test('buffers from domain.alloc() pass without copying and see the callee write', async () => {
     const target = await domain();
     const z = await target.load(LIBZ);
-    const compress = z.func('int compress(uint8_t *dest, unsigned long *destLen, const uint8_t *source, unsigned long sourceLen)');
+    const compress = z.func(
+      'int compress(uint8_t *dest, unsigned long *destLen, ' +
+        'const uint8_t *source, unsigned long sourceLen)',
+    );
     const input = await target.alloc(4 << 20);
     const output = await target.alloc(5 << 20);
     const length = await target.alloc(8);
     input.bytes.fill(42);
-    new DataView(length.bytes.buffer, length.bytes.byteOffset).setBigUint64(0, BigInt(output.bytes.length), true);
+    new DataView(length.bytes.buffer, length.bytes.byteOffset).setBigUint64(
+      0,
+      BigInt(output.bytes.length),
+      true,
+    );
     expect(compress(output.bytes, length.bytes, input.bytes, input.bytes.length)).toBe(0);
-    const packed = Number(new DataView(length.bytes.buffer, length.bytes.byteOffset).getBigUint64(0, true));
-    expect(zlib.inflateSync(output.bytes.subarray(0, packed)).equals(Buffer.alloc(4 << 20, 42))).toBe(true);
+    const packed = Number(
+      new DataView(length.bytes.buffer, length.bytes.byteOffset).getBigUint64(0, true),
+    );
+    expect(
+      zlib.inflateSync(output.bytes.subarray(0, packed)).equals(Buffer.alloc(4 << 20, 42)),
+    ).toBe(true);
     input.free();
     output.free();
     length.free();
   });
 
-  test('wrong arguments are TypeErrors or RangeErrors naming the function and argument', async () => {
+  test('wrong arguments are Type- or RangeErrors naming function and argument', async () => {
     const z = await (await domain()).load(LIBZ);
-    const crc32 = z.func('unsigned long crc32(unsigned long crc, const uint8_t *buf, unsigned int len)');
+    const crc32 = z.func(
+      'unsigned long crc32(unsigned long crc, const uint8_t *buf, unsigned int len)',
+    );
     expect(() => crc32(0, Buffer.alloc(1))).toThrow(/crc32\(\) takes 3 argument\(s\), got 2/);
     expect(() => crc32(-1, null, 0)).toThrow(RangeError);
     expect(() => crc32(0.5, null, 0)).toThrow(/argument 1 \(crc\) must be an integer/);

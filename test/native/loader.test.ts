@@ -35,7 +35,12 @@ function domain(): Domain {
 }
 
 /** Calls an exported function of `library` with integer arguments; returns RAX. */
-function call(target: Domain, library: LoadedLibrary, name: string, args: (number | bigint)[] = []): bigint {
+function call(
+  target: Domain,
+  library: LoadedLibrary,
+  name: string,
+  args: (number | bigint)[] = [],
+): bigint {
   const symbol = library.exports.get(name);
   if (!symbol) throw new Error(`${library.path} does not export ${name}`);
   return callDomainFunction(target, library.base + symbol.value, args).value;
@@ -96,12 +101,14 @@ describe('loading Debian zlib', () => {
     const runtime = await loadLibrary(target, runtimePath);
     const memcpy = runtime.base + runtime.exports.get('memcpy')!.value;
     expect(memcpy).toBeGreaterThan(domainLayout(target).imageBase);
-    expect(() => copyIntoDomain(target, z.offset + 0x3000, Uint8Array.of(0xcc))).toThrow(/not writable/);
+    expect(() => copyIntoDomain(target, z.offset + 0x3000, Uint8Array.of(0xcc))).toThrow(
+      /not writable/,
+    );
   });
 });
 
 describe('linking fixtures', () => {
-  test('loads a DT_NEEDED dependency, runs constructors and serves TLS and libc imports', async () => {
+  test('loads DT_NEEDED, runs constructors, serves TLS and libc imports', async () => {
     const target = domain();
     const needs = await loadLibrary(target, fixtures.needs);
     const memory = await heap(target);
@@ -132,7 +139,9 @@ describe('linking fixtures', () => {
   });
 
   test('a missing dependency names the library and where it looked', async () => {
-    const error = await loadLibrary(domain(), '/nonexistent/libkeycell.so').catch((caught) => caught);
+    const error = await loadLibrary(domain(), '/nonexistent/libkeycell.so').catch(
+      (caught) => caught,
+    );
     expect(error).toBeInstanceOf(LoadError);
     expect(error.message).toContain('/nonexistent/libkeycell.so');
   });

@@ -17,7 +17,8 @@ describe('package entry points', () => {
     const esm = node([
       '--input-type=module',
       '-e',
-      "import * as k from 'keycell'; console.log(JSON.stringify(Object.keys(k).filter((n) => n !== 'default' && n !== '__esModule').sort()))",
+      "import * as k from 'keycell'; const names = Object.keys(k).filter((n) => " +
+        "n !== 'default' && n !== '__esModule'); console.log(JSON.stringify(names.sort()))",
     ]);
     expect(cjs.stderr).toBe('');
     expect(esm.stderr).toBe('');
@@ -43,8 +44,13 @@ describe('both addon builds', () => {
 
     // Node-API only needs the headers that come with this Node; never download them.
     const nodedir = path.resolve(path.dirname(process.execPath), '..');
-    const args = [path.join(packageRoot, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild', '--loglevel=warn'];
-    if (fs.existsSync(path.join(nodedir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodedir}`);
+    const args = [
+      path.join(packageRoot, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+      'rebuild',
+      '--loglevel=warn',
+    ];
+    if (fs.existsSync(path.join(nodedir, 'include', 'node', 'node_api.h')))
+      args.push(`--nodedir=${nodedir}`);
     const build = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
 
@@ -52,10 +58,20 @@ describe('both addon builds', () => {
       expect(fs.existsSync(path.join(dir, 'build', 'Release', library)), library).toBe(true);
     }
     const built = path.join(dir, 'build', 'Release', 'keycell.node');
-    const load = node(['-e', `const m={exports:{}};process.dlopen(m,${JSON.stringify(built)});console.log(Object.keys(m.exports).join())`]);
+    const load = node([
+      '-e',
+      `const m={exports:{}};process.dlopen(m,${JSON.stringify(built)});` +
+        'console.log(Object.keys(m.exports).join())',
+    ]);
     expect(load.stderr).toBe('');
     expect(load.stdout.trim().split(',')).toEqual(
-      Object.keys((() => { const m = { exports: {} }; process.dlopen(m, addonPath); return m.exports; })()),
+      Object.keys(
+        (() => {
+          const m = { exports: {} };
+          process.dlopen(m, addonPath);
+          return m.exports;
+        })(),
+      ),
     );
     fs.rmSync(dir, { recursive: true, force: true });
   }, 240_000);

@@ -17,7 +17,10 @@ const runtimePath = path.join(path.dirname(addonPath), 'keycell-runtime.so');
 let checker = '';
 
 /** Symbols a shared object defines (or, with `undefined`, imports), from nm. */
-function dynamicSymbols(file: string, which: 'defined' | 'undefined'): { name: string; weak: boolean }[] {
+function dynamicSymbols(
+  file: string,
+  which: 'defined' | 'undefined',
+): { name: string; weak: boolean }[] {
   const output = execFileSync('nm', ['-D', `--${which}-only`, file], { encoding: 'utf8' });
   return output
     .split('\n')
@@ -31,7 +34,14 @@ function dynamicSymbols(file: string, which: 'defined' | 'undefined'): { name: s
 beforeAll(() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keycell-runtime-'));
   checker = path.join(dir, 'runtime_check');
-  execFileSync('cc', ['-O1', '-Wall', '-o', checker, path.join(packageRoot, 'test/runtime/runtime_check.c'), '-ldl']);
+  execFileSync('cc', [
+    '-O1',
+    '-Wall',
+    '-o',
+    checker,
+    path.join(packageRoot, 'test/runtime/runtime_check.c'),
+    '-ldl',
+  ]);
 });
 
 describe('sandbox-side runtime', () => {
@@ -42,21 +52,23 @@ describe('sandbox-side runtime', () => {
     expect(dynamic).not.toMatch(/NEEDED/);
   });
 
-  test.each([
-    '/usr/lib/x86_64-linux-gnu/libsodium.so.23',
-    '/usr/lib/x86_64-linux-gnu/libz.so.1',
-  ])('defines every C library function %s imports', (library) => {
-    const provided = new Set(dynamicSymbols(runtimePath, 'defined').map((symbol) => symbol.name));
-    const missing = dynamicSymbols(library, 'undefined')
-      .filter((symbol) => !symbol.weak)
-      .map((symbol) => symbol.name)
-      .filter((name) => !provided.has(name));
-    expect(missing).toEqual([]);
-  });
+  test.each(['/usr/lib/x86_64-linux-gnu/libsodium.so.23', '/usr/lib/x86_64-linux-gnu/libz.so.1'])(
+    'defines every C library function %s imports',
+    (library) => {
+      const provided = new Set(dynamicSymbols(runtimePath, 'defined').map((symbol) => symbol.name));
+      const missing = dynamicSymbols(library, 'undefined')
+        .filter((symbol) => !symbol.weak)
+        .map((symbol) => symbol.name)
+        .filter((name) => !provided.has(name));
+      expect(missing).toEqual([]);
+    },
+  );
 
   test('every check of the runtime against glibc passes', () => {
     const run = spawnSync(checker, [runtimePath], { encoding: 'utf8' });
-    const failed = run.stdout.split('\n').filter((line) => line.startsWith('not ok') || line.startsWith('#'));
+    const failed = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('not ok') || line.startsWith('#'));
     expect(failed).toEqual([]);
     expect(run.stdout).toMatch(/^1\.\.(\d+)$/m);
     expect(Number(/^1\.\.(\d+)$/m.exec(run.stdout)![1])).toBeGreaterThanOrEqual(31);

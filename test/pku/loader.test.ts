@@ -37,8 +37,14 @@ describe(`loaded libraries under protection keys (${pkuPlatform()})`, () => {
   test('zlib compresses and inflates 10 MB inside the domain', async () => {
     const target = await domain();
     const z = await target.load(LIBZ);
-    const compress2 = z.func('int compress2(uint8_t *dest, unsigned long *destLen, const uint8_t *source, unsigned long sourceLen, int level)');
-    const uncompress = z.func('int uncompress(uint8_t *dest, unsigned long *destLen, const uint8_t *source, unsigned long sourceLen)');
+    const compress2 = z.func(
+      'int compress2(uint8_t *dest, unsigned long *destLen, ' +
+        'const uint8_t *source, unsigned long sourceLen, int level)',
+    );
+    const uncompress = z.func(
+      'int uncompress(uint8_t *dest, unsigned long *destLen, ' +
+        'const uint8_t *source, unsigned long sourceLen)',
+    );
     const size = 10 << 20;
     const input = await target.alloc(size);
     for (let i = 0; i < size; i += 4096) input.bytes.fill(i % 251, i, i + 2048);
@@ -68,7 +74,10 @@ describe(`loaded libraries under protection keys (${pkuPlatform()})`, () => {
   test('reading or writing a host buffer from library code is a SandboxFault', async () => {
     const secret = Buffer.from('host secret');
     const address = native().selftest.bufferAddress(secret);
-    for (const name of ['int hostile_read(uintptr_t address)', 'void hostile_write(uintptr_t address)']) {
+    for (const name of [
+      'int hostile_read(uintptr_t address)',
+      'void hostile_write(uintptr_t address)',
+    ]) {
       const library = await (await domain()).load(fixtures.hostile);
       const error = (() => {
         try {

@@ -40,7 +40,9 @@ describe(`protection keys (${pkuPlatform()})`, () => {
     const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
 
     const setup = /keycell-fault-probe pkey=(\d+) page=(0x[0-9a-f]+)/.exec(child.stderr);
-    const fault = /keycell-fault-probe si_code=(\d+) si_pkey=(\d+) si_addr=(0x[0-9a-f]+)/.exec(child.stderr);
+    const fault = /keycell-fault-probe si_code=(\d+) si_pkey=(\d+) si_addr=(0x[0-9a-f]+)/.exec(
+      child.stderr,
+    );
     expect(child.status, `child stdout: ${child.stdout}\nstderr: ${child.stderr}`).toBe(77);
     expect(setup).not.toBeNull();
     expect(fault).not.toBeNull();

@@ -27,17 +27,17 @@ static void *runtime;
 static int failures, checks;
 static long syscalls_seen;
 
-#define CHECK(condition, ...)                                      \
-  do {                                                             \
-    checks++;                                                      \
-    if (condition) {                                               \
-      printf("ok %d - ", checks);                                  \
-    } else {                                                       \
-      failures++;                                                  \
-      printf("not ok %d - (%s:%d) ", checks, __FILE__, __LINE__);  \
-    }                                                              \
-    printf(__VA_ARGS__);                                           \
-    printf("\n");                                                  \
+#define CHECK(condition, ...)                                     \
+  do {                                                            \
+    checks++;                                                     \
+    if (condition) {                                              \
+      printf("ok %d - ", checks);                                 \
+    } else {                                                      \
+      failures++;                                                 \
+      printf("not ok %d - (%s:%d) ", checks, __FILE__, __LINE__); \
+    }                                                             \
+    printf(__VA_ARGS__);                                          \
+    printf("\n");                                                 \
   } while (0)
 
 /* Looks up a runtime function by name; a missing one ends the run. */
@@ -76,7 +76,8 @@ static void check_allocator(struct keycell_runtime_block *block) {
   void (*rt_free)(void *) = RT(void (*)(void *), "free");
   void *(*rt_realloc)(void *, size_t) = RT(void *(*)(void *, size_t), "realloc");
   void *(*rt_calloc)(size_t, size_t) = RT(void *(*)(size_t, size_t), "calloc");
-  int (*rt_posix_memalign)(void **, size_t, size_t) = RT(int (*)(void **, size_t, size_t), "posix_memalign");
+  int (*rt_posix_memalign)(void **, size_t, size_t) =
+      RT(int (*)(void **, size_t, size_t), "posix_memalign");
 
   /* Random allocations, each filled with its own byte and checked before it is freed. */
   enum { SLOTS = 512 };
@@ -130,21 +131,23 @@ static void check_allocator(struct keycell_runtime_block *block) {
   int status = rt_posix_memalign(&page, 4096, 10000);
   CHECK(status == 0 && (uintptr_t)page % 4096 == 0, "posix_memalign honours a 4096-byte alignment");
   rt_free(page);
-  CHECK(rt_posix_memalign(&page, 24, 8) == EINVAL, "posix_memalign rejects an alignment that is no power of two");
+  CHECK(rt_posix_memalign(&page, 24, 8) == EINVAL,
+        "posix_memalign rejects an alignment that is no power of two");
 }
 
 static void check_format(void) {
-  int (*rt_snprintf)(char *, size_t, const char *, ...) = RT(int (*)(char *, size_t, const char *, ...), "snprintf");
+  int (*rt_snprintf)(char *, size_t, const char *, ...) =
+      RT(int (*)(char *, size_t, const char *, ...), "snprintf");
   char mine[128], theirs[128];
   int same = 1;
-#define SAME_FORMAT(...)                                                      \
-  do {                                                                        \
-    int a = rt_snprintf(mine, sizeof mine, __VA_ARGS__);                      \
-    int b = snprintf(theirs, sizeof theirs, __VA_ARGS__);                     \
-    if (a != b || strcmp(mine, theirs) != 0) {                                \
-      same = 0;                                                               \
+#define SAME_FORMAT(...)                                                                     \
+  do {                                                                                       \
+    int a = rt_snprintf(mine, sizeof mine, __VA_ARGS__);                                     \
+    int b = snprintf(theirs, sizeof theirs, __VA_ARGS__);                                    \
+    if (a != b || strcmp(mine, theirs) != 0) {                                               \
+      same = 0;                                                                              \
       printf("# format mismatch: runtime '%s' (%d), glibc '%s' (%d)\n", mine, a, theirs, b); \
-    }                                                                         \
+    }                                                                                        \
   } while (0)
   SAME_FORMAT("%d %i %u", -42, 17, 4000000000u);
   SAME_FORMAT("%5d|%-5d|%05d|%+d|% d", 42, 42, 42, 42, 42);
@@ -159,28 +162,34 @@ static void check_format(void) {
   CHECK(same, "snprintf matches glibc on integers, strings, flags, widths and precisions");
 
   int needed = rt_snprintf(mine, 5, "%s", "abcdefgh");
-  CHECK(needed == 8 && strcmp(mine, "abcd") == 0, "snprintf truncates, terminates and returns the full length");
+  CHECK(needed == 8 && strcmp(mine, "abcd") == 0,
+        "snprintf truncates, terminates and returns the full length");
 }
 
 static void check_strings(void) {
   char *(*rt_getenv)(const char *) = RT(char *(*)(const char *), "getenv");
   char *(*rt_strerror)(int) = RT(char *(*)(int), "strerror");
-  size_t (*rt_strlen)(const char *) = RT(size_t (*)(const char *), "strlen");
+  size_t (*rt_strlen)(const char *) = RT(size_t(*)(const char *), "strlen");
   char *(*rt_strrchr)(const char *, int) = RT(char *(*)(const char *, int), "strrchr");
-  int (*rt_strncmp)(const char *, const char *, size_t) = RT(int (*)(const char *, const char *, size_t), "strncmp");
-  void *(*rt_memmove)(void *, const void *, size_t) = RT(void *(*)(void *, const void *, size_t), "memmove");
-  void *(*rt_memchr)(const void *, int, size_t) = RT(void *(*)(const void *, int, size_t), "memchr");
+  int (*rt_strncmp)(const char *, const char *, size_t) =
+      RT(int (*)(const char *, const char *, size_t), "strncmp");
+  void *(*rt_memmove)(void *, const void *, size_t) =
+      RT(void *(*)(void *, const void *, size_t), "memmove");
+  void *(*rt_memchr)(const void *, int, size_t) =
+      RT(void *(*)(const void *, int, size_t), "memchr");
 
   const char *path = "/usr/lib/libsodium.so";
   CHECK(rt_strlen(path) == strlen(path) && rt_strrchr(path, '/') == strrchr(path, '/') &&
             rt_memchr(path, 's', 21) == memchr(path, 's', 21),
         "strlen, strrchr and memchr agree with glibc");
-  CHECK(rt_strncmp("abcdef", "abcxyz", 3) == 0 && rt_strncmp("abc", "abd", 3) < 0, "strncmp compares prefixes");
+  CHECK(rt_strncmp("abcdef", "abcxyz", 3) == 0 && rt_strncmp("abc", "abd", 3) < 0,
+        "strncmp compares prefixes");
   char overlap[] = "0123456789";
   rt_memmove(overlap + 2, overlap, 8);
   CHECK(strcmp(overlap, "0101234567") == 0, "memmove handles overlapping ranges");
-  CHECK(rt_getenv("KEYCELL_MODE") && strcmp(rt_getenv("KEYCELL_MODE"), "test") == 0 && rt_getenv("KEYCELL") == NULL &&
-            rt_getenv("EMPTY") && rt_getenv("EMPTY")[0] == 0 && rt_getenv("PATH") == NULL,
+  CHECK(rt_getenv("KEYCELL_MODE") && strcmp(rt_getenv("KEYCELL_MODE"), "test") == 0 &&
+            rt_getenv("KEYCELL") == NULL && rt_getenv("EMPTY") && rt_getenv("EMPTY")[0] == 0 &&
+            rt_getenv("PATH") == NULL,
         "getenv sees only the configured environment");
   CHECK(strcmp(rt_strerror(ENOENT), "No such file or directory") == 0 &&
             strcmp(rt_strerror(9999), "Unknown error 9999") == 0,
@@ -193,27 +202,33 @@ static void check_syscalls(void) {
   int (*rt_close)(int) = RT(int (*)(int), "close");
   int *(*rt_errno)(void) = RT(int *(*)(void), "__errno_location");
   int (*rt_getentropy)(void *, size_t) = RT(int (*)(void *, size_t), "getentropy");
-  int (*rt_clock_gettime)(int, struct timespec *) = RT(int (*)(int, struct timespec *), "clock_gettime");
-  void *(*rt_mmap)(void *, size_t, int, int, int, long) = RT(void *(*)(void *, size_t, int, int, int, long), "mmap");
+  int (*rt_clock_gettime)(int, struct timespec *) =
+      RT(int (*)(int, struct timespec *), "clock_gettime");
+  void *(*rt_mmap)(void *, size_t, int, int, int, long) =
+      RT(void *(*)(void *, size_t, int, int, int, long), "mmap");
   int (*rt_munmap)(void *, size_t) = RT(int (*)(void *, size_t), "munmap");
 
   char text[64] = {0};
   int fd = rt_open("/proc/self/comm", O_RDONLY);
   long got = fd >= 0 ? rt_read(fd, text, sizeof text - 1) : -1;
-  CHECK(fd >= 0 && got > 0 && rt_close(fd) == 0, "open, read and close go through the syscall path");
+  CHECK(fd >= 0 && got > 0 && rt_close(fd) == 0,
+        "open, read and close go through the syscall path");
   CHECK(rt_open("/nonexistent/keycell", O_RDONLY) == -1 && *rt_errno() == ENOENT,
         "a failed open returns -1 and sets the runtime's errno");
 
   unsigned char random[64] = {0}, zero[64] = {0};
   CHECK(rt_getentropy(random, sizeof random) == 0 && memcmp(random, zero, sizeof zero) != 0,
         "getentropy fills the buffer");
-  CHECK(rt_getentropy(random, 257) == -1 && *rt_errno() == EIO, "getentropy refuses more than 256 bytes");
+  CHECK(rt_getentropy(random, 257) == -1 && *rt_errno() == EIO,
+        "getentropy refuses more than 256 bytes");
 
   struct timespec mine, theirs;
   clock_gettime(CLOCK_REALTIME, &theirs);
-  CHECK(rt_clock_gettime(CLOCK_REALTIME, &mine) == 0 && mine.tv_sec - theirs.tv_sec <= 1, "clock_gettime reads the clock");
+  CHECK(rt_clock_gettime(CLOCK_REALTIME, &mine) == 0 && mine.tv_sec - theirs.tv_sec <= 1,
+        "clock_gettime reads the clock");
 
-  unsigned char *pages = rt_mmap(NULL, 3 * 4096 + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  unsigned char *pages =
+      rt_mmap(NULL, 3 * 4096 + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   int zeroed = pages != MAP_FAILED && (uintptr_t)pages % 4096 == 0;
   for (int i = 0; zeroed && i < 4 * 4096; i++) zeroed &= pages[i] == 0;
   CHECK(zeroed, "anonymous mmap returns zeroed, page-aligned memory from the heap");
@@ -228,7 +243,8 @@ static int once_runs;
 static void once_routine(void) { once_runs++; }
 
 static void check_process(void) {
-  int (*rt_cxa_atexit)(void (*)(void *), void *, void *) = RT(int (*)(void (*)(void *), void *, void *), "__cxa_atexit");
+  int (*rt_cxa_atexit)(void (*)(void *), void *, void *) =
+      RT(int (*)(void (*)(void *), void *, void *), "__cxa_atexit");
   void (*rt_cxa_finalize)(void *) = RT(void (*)(void *), "__cxa_finalize");
   int (*rt_once)(int *, void (*)(void)) = RT(int (*)(int *, void (*)(void)), "pthread_once");
   long (*rt_sysconf)(int) = RT(long (*)(int), "sysconf");
@@ -239,7 +255,8 @@ static void check_process(void) {
   rt_cxa_atexit(remember, (void *)3, &dso_a);
   rt_cxa_finalize(&dso_a);
   rt_cxa_finalize(&dso_a);
-  CHECK(order_count == 2 && order[0] == 3 && order[1] == 1, "__cxa_finalize runs one library's handlers, newest first, once");
+  CHECK(order_count == 2 && order[0] == 3 && order[1] == 1,
+        "__cxa_finalize runs one library's handlers, newest first, once");
   rt_cxa_finalize(NULL);
   CHECK(order_count == 3 && order[2] == 2, "__cxa_finalize(NULL) runs the rest");
 
@@ -247,7 +264,8 @@ static void check_process(void) {
   rt_once(&once, once_routine);
   rt_once(&once, once_routine);
   CHECK(once_runs == 1, "pthread_once runs its routine once");
-  CHECK(rt_sysconf(_SC_PAGESIZE) == 4096 && rt_sysconf(_SC_NPROCESSORS_ONLN) == 1, "sysconf answers page size and CPUs");
+  CHECK(rt_sysconf(_SC_PAGESIZE) == 4096 && rt_sysconf(_SC_NPROCESSORS_ONLN) == 1,
+        "sysconf answers page size and CPUs");
 }
 
 /* Each of these must end the process with SIGILL (ud2) after a message on stderr. */
@@ -255,8 +273,12 @@ static void run_fatal(const char *name) {
   char small[8];
   if (strcmp(name, "abort") == 0) RT(void (*)(void), "abort")();
   if (strcmp(name, "stack") == 0) RT(void (*)(void), "__stack_chk_fail")();
-  if (strcmp(name, "assert") == 0) RT(void (*)(const char *, const char *, unsigned, const char *), "__assert_fail")("x > 0", "lib.c", 7, "f");
-  if (strcmp(name, "fortify") == 0) RT(void *(*)(void *, const void *, size_t, size_t), "__memcpy_chk")(small, "0123456789", 10, sizeof small);
+  if (strcmp(name, "assert") == 0)
+    RT(void (*)(const char *, const char *, unsigned, const char *), "__assert_fail")
+    ("x > 0", "lib.c", 7, "f");
+  if (strcmp(name, "fortify") == 0)
+    RT(void *(*)(void *, const void *, size_t, size_t), "__memcpy_chk")
+    (small, "0123456789", 10, sizeof small);
   if (strcmp(name, "bad-free") == 0) RT(void (*)(void *), "free")(small + 1);
   printf("fatal case %s returned\n", name);
   exit(3);
@@ -272,12 +294,14 @@ int main(int argc, char **argv) {
 
   int (*rt_getpid)(void) = RT(int (*)(void), "getpid");
   int *(*rt_errno)(void) = RT(int *(*)(void), "__errno_location");
-  CHECK(rt_getpid() == -1 && *rt_errno() == ENOSYS, "before the host fills the block, every syscall fails with ENOSYS");
+  CHECK(rt_getpid() == -1 && *rt_errno() == ENOSYS,
+        "before the host fills the block, every syscall fails with ENOSYS");
 
   struct keycell_runtime_block *block = setup(16 << 20);
   if (argc > 2) run_fatal(argv[2]);
 
-  CHECK(rt_getpid() == getpid() && syscalls_seen == 1, "getpid goes through the block's syscall path");
+  CHECK(rt_getpid() == getpid() && syscalls_seen == 1,
+        "getpid goes through the block's syscall path");
   check_allocator(block);
   check_format();
   check_strings();
