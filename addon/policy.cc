@@ -71,6 +71,12 @@ bool StartsWithComponent(const std::string& path, const std::string& prefix) {
          (path.size() == bare.size() || path[bare.size()] == '/');
 }
 
+std::string Describe(const char* what, uint64_t value) {
+  return std::string(what) + " " + std::to_string(static_cast<int64_t>(value));
+}
+
+}  // namespace
+
 // /proc entries of any process expose or change memory (mem, maps, pagemap,
 // auxv, environ...), and /dev/mem and friends are physical memory.
 bool IsMemoryExposingPath(const std::string& path) {
@@ -86,12 +92,6 @@ bool IsMemoryExposingPath(const std::string& path) {
   }
   return false;
 }
-
-std::string Describe(const char* what, uint64_t value) {
-  return std::string(what) + " " + std::to_string(static_cast<int64_t>(value));
-}
-
-}  // namespace
 
 const std::vector<AlwaysDenied>& AlwaysDeniedList() {
   static const std::vector<AlwaysDenied> list = {
@@ -199,6 +199,16 @@ bool Table::Parse(const uint8_t* data, size_t size, Table* out, std::string* err
   return true;
 }
 
+bool Table::PathAllowed(long nr, const std::string& path) const {
+  if (nr < 0 || nr >= static_cast<long>(entries_.size()) || IsMemoryExposingPath(path)) {
+    return false;
+  }
+  const auto& prefixes = prefixes_[nr];
+  if (entries_[nr].path_arg == kNoArg) return true;
+  return std::any_of(prefixes.begin(), prefixes.end(),
+                     [&](const std::string& prefix) { return StartsWithComponent(path, prefix); });
+}
+
 std::string NormalisePath(const std::string& cwd, const std::string& path) {
   std::string joined = path.empty() || path[0] != '/' ? cwd + "/" + path : path;
   std::vector<std::string> parts;
@@ -288,6 +298,7 @@ Decision Table::Decide(const Request& request, const Context& context) const {
       decision = Deny(EACCES, path + " is outside the policy's paths");
     }
     decision.path = path;
+    decision.path_arg = entry.path_arg;
     if (!decision.reason.empty()) return decision;
   }
 

@@ -35,8 +35,10 @@ struct Decision {
   bool allowed = false;
   int error = 0;  // errno to return when denied
   std::string reason;
-  // For calls with a path: the absolute, lexically normalised path that was checked.
+  // For calls with a path: the absolute, lexically normalised path that was checked,
+  // and the index of the argument that held it.
   std::string path;
+  int path_arg = -1;
 };
 
 struct AlwaysDenied {
@@ -54,6 +56,10 @@ class Table {
 
   Decision Decide(const Request& request, const Context& context) const;
 
+  // For a call the table allows with path conditions: whether `path` (absolute,
+  // normalised) satisfies them and is not one keycell always refuses.
+  bool PathAllowed(long nr, const std::string& path) const;
+
  private:
   struct Entry {
     uint8_t allow, fd_mode, fd_arg, path_arg, flags_arg, access, prot_arg, prot_allowed;
@@ -64,6 +70,9 @@ class Table {
   std::vector<Entry> entries_;
   std::vector<std::vector<std::string>> prefixes_;
 };
+
+// True for paths that expose or change process memory (/proc/<pid>/..., /dev/mem...).
+bool IsMemoryExposingPath(const std::string& path);
 
 // Makes `path` absolute against `cwd` and removes "." and ".." lexically.
 std::string NormalisePath(const std::string& cwd, const std::string& path);

@@ -3,7 +3,10 @@
 // decision itself over a described domain, which the tests drive directly.
 #include <napi.h>
 
+#include <memory>
+
 #include "policy.h"
+#include "syscall_monitor.h"
 
 namespace keycell {
 namespace {
@@ -84,12 +87,79 @@ Napi::Value Decide(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// A monitor over host memory that stands in for a domain's: the same checks and
+// the same system calls as in a domain, driven from JavaScript by the tests.
+class NativeMonitor : public Napi::ObjectWrap<NativeMonitor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeMonitor",
+                       {InstanceMethod<&NativeMonitor::Execute>("execute"),
+                        InstanceMethod<&NativeMonitor::OwnFds>("ownFds")});
+  }
+
+  // new NativeMonitor(table, memory, cwd): `memory` plays the domain's memory.
+  explicit NativeMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeMonitor>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || !info[1].IsBuffer() || !info[2].IsString()) {
+      Napi::TypeError::New(env, "NativeMonitor(table, memory, cwd): Uint8Array, Buffer, string")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    policy::Table table;
+    std::string error;
+    if (!policy::Table::Parse(bytes.Data(), bytes.ByteLength(), &table, &error)) {
+      Napi::Error::New(env, error).ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Buffer<uint8_t> memory = info[1].As<Napi::Buffer<uint8_t>>();
+    memory_ref_ = Napi::Persistent(memory);
+    auto start = reinterpret_cast<uintptr_t>(memory.Data());
+    monitor_ = std::make_unique<monitor::Monitor>(
+        std::move(table),
+        std::vector<std::pair<uintptr_t, uintptr_t>>{{start, start + memory.Length()}},
+        info[2].As<Napi::String>().Utf8Value());
+  }
+
+ private:
+  // execute(nr, args): performs the call if allowed; returns the outcome.
+  Napi::Value Execute(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    policy::Request request;
+    request.nr = info[0].As<Napi::Number>().Int64Value();
+    Napi::Array args = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < args.Length() && i < 6; i++)
+      request.args[i] = RegisterValue(args.Get(i));
+    monitor::Outcome outcome = monitor_->Execute(request);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("result", Napi::Number::New(env, static_cast<double>(outcome.result)));
+    result.Set("allowed", Napi::Boolean::New(env, outcome.decision.allowed));
+    result.Set("errno", Napi::Number::New(env, outcome.decision.error));
+    result.Set("reason", Napi::String::New(env, outcome.decision.reason));
+    result.Set("path", outcome.decision.path.empty()
+                           ? env.Null()
+                           : Napi::String::New(env, outcome.decision.path));
+    return result;
+  }
+
+  Napi::Value OwnFds(const Napi::CallbackInfo& info) {
+    const auto& fds = monitor_->own_fds();
+    Napi::Array result = Napi::Array::New(info.Env(), fds.size());
+    for (size_t i = 0; i < fds.size(); i++) result.Set(i, Napi::Number::New(info.Env(), fds[i]));
+    return result;
+  }
+
+  std::unique_ptr<monitor::Monitor> monitor_;
+  Napi::Reference<Napi::Buffer<uint8_t>> memory_ref_;
+};
+
 }  // namespace
 
 void InitPolicy(Napi::Env env, Napi::Object exports) {
   Napi::Object object = Napi::Object::New(env);
   object.Set("alwaysDenied", Napi::Function::New(env, AlwaysDenied, "alwaysDenied"));
   object.Set("decide", Napi::Function::New(env, Decide, "decide"));
+  object.Set("NativeMonitor", NativeMonitor::Define(env));
   exports.Set("policy", object);
 }
 

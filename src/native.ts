@@ -90,11 +90,24 @@ export interface NativeDomain {
   fault(): NativeFault | null;
 }
 
+/** What the monitor did with one system call. */
+export interface MonitorOutcome extends PolicyDecision {
+  /** The value the domain sees: a result, or a negated errno. */
+  result: number;
+}
+
+export interface NativeMonitor {
+  execute(nr: number, args: (number | bigint)[]): MonitorOutcome;
+  ownFds(): number[];
+}
+
 export interface NativeAddon {
   policy: {
     /** System calls no policy can allow, with the reason. */
     alwaysDenied(): { nr: number; reason: string }[];
     decide(table: Uint8Array, request: SyscallRequest, context: PolicyContext): PolicyDecision;
+    /** The syscall monitor over host memory standing in for a domain's (for tests). */
+    NativeMonitor: new (table: Uint8Array, memory: Buffer, cwd: string) => NativeMonitor;
   };
   probe(): NativeProbe;
   /** The benchmark target's functions behind plain Node-API calls (no isolation). */

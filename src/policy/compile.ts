@@ -186,7 +186,10 @@ function encodeEntry(
   view.setUint8(offset, 1);
   view.setUint8(offset + 1, mode);
   view.setUint8(offset + 2, shape.fd ?? NO_ARG);
-  view.setUint8(offset + 3, rule.paths ? shape.path! : NO_ARG);
+  // A call that takes a path always has it checked: no `paths` means any path the
+  // always-denied rules leave, and the monitor then uses the host's copy.
+  const paths = shape.path === undefined ? undefined : (rule.paths ?? ['/']);
+  view.setUint8(offset + 3, paths ? shape.path! : NO_ARG);
   view.setUint8(offset + 4, shape.openFlags ?? NO_ARG);
   view.setUint8(offset + 5, rule.access === 'read' ? 1 : rule.access === 'write' ? 2 : 0);
   view.setUint8(offset + 6, shape.protection ?? NO_ARG);
@@ -195,12 +198,12 @@ function encodeEntry(
     (rule.protections ?? []).reduce((bits, p) => bits | PROT_BITS[p], 0),
   );
   view.setUint32(offset + 8, stringBytes.length, true);
-  view.setUint32(offset + 12, rule.paths?.length ?? 0, true);
+  view.setUint32(offset + 12, paths?.length ?? 0, true);
   let bitmap = 0n;
   if (Array.isArray(fds)) for (const fd of fds) bitmap |= 1n << BigInt(fd);
   view.setBigUint64(offset + 16, bitmap, true);
   view.setUint8(offset + 24, shape.dirfd ?? NO_ARG);
-  for (const prefix of rule.paths ?? []) {
+  for (const prefix of paths ?? []) {
     strings.push(prefix);
     stringBytes.length += Buffer.byteLength(prefix) + 1;
   }

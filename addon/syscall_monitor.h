@@ -1,0 +1,52 @@
+// The syscall monitor: performs a system call on a domain's behalf once its
+// policy allows it, so that the kernel never becomes the domain's deputy.
+//
+// The policy decides on the call and its scalar arguments (policy.h). The
+// monitor then checks what the policy cannot: every buffer the kernel would
+// read or write lies in domain memory, paths are used from the host's copy
+// (the domain cannot change them after the check), an opened file is
+// re-checked by its real path (a symlink may lead elsewhere), and the
+// descriptors the domain opens are tracked so `fds: 'own'` means something.
+// A call whose memory arguments the monitor does not know is refused.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "policy.h"
+
+namespace keycell::monitor {
+
+struct Outcome {
+  // Result for the domain: a value, or a negated errno.
+  long result = 0;
+  policy::Decision decision;
+};
+
+class Monitor {
+ public:
+  Monitor(policy::Table table, std::vector<std::pair<uintptr_t, uintptr_t>> ranges,
+          std::string cwd);
+
+  Outcome Execute(const policy::Request& request);
+
+  const std::vector<int>& own_fds() const { return own_fds_; }
+
+ private:
+  bool Inside(uint64_t address, uint64_t length) const;
+  bool ReadString(uintptr_t address, std::string* out) const;
+  // Checks the memory arguments of `request`; an empty reason means they are fine.
+  std::string CheckMemory(const policy::Request& request) const;
+  long Perform(const policy::Request& request, const policy::Decision& decision, std::string* why);
+  long Open(const policy::Request& request, const policy::Decision& decision, std::string* why);
+  void Track(long nr, const policy::Request& request, long result);
+
+  policy::Table table_;
+  std::vector<std::pair<uintptr_t, uintptr_t>> ranges_;
+  std::string cwd_;
+  std::vector<int> own_fds_;
+};
+
+}  // namespace keycell::monitor
