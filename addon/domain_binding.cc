@@ -2,20 +2,27 @@
 // and release of its key and memory, the memory API the loader builds on, and
 // calls through the gate. src/domain.ts wraps it; errors carry a `code` that
 // it turns into keycell's typed errors.
+#include <napi.h>
+#include <pthread.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <pthread.h>
+#include <memory>
 #include <vector>
-
-#include <napi.h>
 
 #include "domain_memory.h"
 #include "gate_call.h"
 #include "pkeys.h"
 #include "pkru.h"
 #include "signals.h"
+#include "syscall_monitor.h"
 #include "thread_state.h"
+
+extern "C" {
+void keycell_gate_syscall_pku(void);
+void keycell_gate_syscall_open(void);
+}
 
 namespace keycell {
 namespace {
@@ -39,8 +46,7 @@ Napi::Value Fail(Napi::Env env, const char* code, const std::string& message) {
 
 // Returns argument `index` as a non-negative integer below 2^53, or false
 // after throwing a TypeError naming `what`.
-bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* what,
-                uint64_t* value) {
+bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* what, uint64_t* value) {
   if (info[index].IsNumber()) {
     double number = info[index].As<Napi::Number>().DoubleValue();
     if (number >= 0 && number <= 9007199254740991.0 && number == static_cast<uint64_t>(number)) {
@@ -68,6 +74,10 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
                            InstanceMethod<&NativeDomain::CallArea>("callArea"),
                            InstanceMethod<&NativeDomain::Call>("call"),
                            InstanceMethod<&NativeDomain::Fault>("fault"),
+                           InstanceMethod<&NativeDomain::SetPolicy>("setPolicy"),
+                           InstanceMethod<&NativeDomain::SyscallGate>("syscallGate"),
+                           InstanceMethod<&NativeDomain::RecordSyscalls>("recordSyscalls"),
+                           InstanceMethod<&NativeDomain::TakeSyscalls>("takeSyscalls"),
                        });
   }
 
@@ -195,7 +205,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   Napi::Value SetThreadVector(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t offset;
-    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset) || !CheckRange(env, offset, 8, kRead)) {
+    if (!Usable(env) || !ReadOffset(info, 0, "offset", &offset) ||
+        !CheckRange(env, offset, 8, kRead)) {
       return env.Undefined();
     }
     memory_.SetThreadVector(reinterpret_cast<uint64_t>(memory_.image()) + offset);
@@ -229,9 +240,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   bool CheckRange(Napi::Env env, uint64_t offset, uint64_t length, int protection) {
     if (memory_.Allows(offset, length, protection)) return true;
     Fail(env, "MEMORY_RANGE",
-         "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
-             ") is not " + (protection & kWrite ? "writable" : "readable") +
-             " domain image memory");
+         "range [" + std::to_string(offset) + ", +" + std::to_string(length) + ") is not " +
+             (protection & kWrite ? "writable" : "readable") + " domain image memory");
     return false;
   }
 
@@ -303,8 +313,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
     double float_result = 0;
     GateOutcome outcome = CallThroughGate(block_, target_, call, &result, &float_result, &fault_);
     if (outcome == GateOutcome::kReentered) {
-      return Fail(env, "DOMAIN_REENTRY",
-                  "a domain call is already in progress on this thread");
+      return Fail(env, "DOMAIN_REENTRY", "a domain call is already in progress on this thread");
     }
     if (outcome == GateOutcome::kFaulted) {
       poisoned_ = true;
@@ -313,6 +322,75 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
     call_area_[kResultSlot] = result;
     memcpy(call_area_ + kFloatResultSlot, &float_result, sizeof float_result);
     return Napi::Number::New(env, 0);
+  }
+
+  // setPolicy(table, cwd): the compiled policy (src/policy/compile.ts) that the
+  // monitor applies to every system call this domain makes through the gate.
+  Napi::Value SetPolicy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Usable(env)) return env.Undefined();
+    if (!info[0].IsTypedArray() || !info[1].IsString()) {
+      Napi::TypeError::New(env, "setPolicy(table, cwd): a Uint8Array and a string")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    policy::Table table;
+    std::string error;
+    if (!policy::Table::Parse(bytes.Data(), bytes.ByteLength(), &table, &error)) {
+      return Fail(env, "SYSTEM", error);
+    }
+    monitor_ = std::make_unique<monitor::Monitor>(std::move(table), memory_.Ranges(),
+                                                  info[1].As<Napi::String>().Utf8Value());
+    target_.monitor = monitor_.get();
+    return env.Undefined();
+  }
+
+  // syscallGate(): the address domain code calls for a system call.
+  Napi::Value SyscallGate(const Napi::CallbackInfo& info) {
+    auto gate = pku_ ? &keycell_gate_syscall_pku : &keycell_gate_syscall_open;
+    return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(gate)));
+  }
+
+  // recordSyscalls(on): keep every call for takeSyscalls(), not only denials.
+  Napi::Value RecordSyscalls(const Napi::CallbackInfo& info) {
+    if (monitor_) monitor_->set_recording(info[0].ToBoolean());
+    return info.Env().Undefined();
+  }
+
+  // takeSyscalls(): { events, denials } since the last take.
+  Napi::Value TakeSyscalls(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    std::vector<monitor::Event> events, denials;
+    if (monitor_) {
+      events = monitor_->TakeEvents();
+      denials = monitor_->TakeDenials();
+    }
+    result.Set("events", EventsToJs(env, events));
+    result.Set("denials", EventsToJs(env, denials));
+    return result;
+  }
+
+  static Napi::Array EventsToJs(Napi::Env env, const std::vector<monitor::Event>& events) {
+    Napi::Array array = Napi::Array::New(env, events.size());
+    for (size_t i = 0; i < events.size(); i++) {
+      const monitor::Event& event = events[i];
+      Napi::Object object = Napi::Object::New(env);
+      object.Set("nr", Napi::Number::New(env, static_cast<double>(event.request.nr)));
+      Napi::Array args = Napi::Array::New(env, 6);
+      for (uint32_t a = 0; a < 6; a++) args.Set(a, Napi::BigInt::New(env, event.request.args[a]));
+      object.Set("args", args);
+      object.Set("caller", Napi::BigInt::New(env, event.request.caller));
+      object.Set("allowed", Napi::Boolean::New(env, event.outcome.decision.allowed));
+      object.Set("result", Napi::Number::New(env, static_cast<double>(event.outcome.result)));
+      object.Set("errno", Napi::Number::New(env, event.outcome.decision.error));
+      object.Set("reason", Napi::String::New(env, event.outcome.decision.reason));
+      const std::string& path = event.outcome.decision.path;
+      object.Set("path", path.empty() ? env.Null() : Napi::String::New(env, path));
+      array.Set(i, object);
+    }
+    return array;
   }
 
   // fault(): what ended the domain's last call, or null.
@@ -342,6 +420,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   pthread_t owner_;
   DomainMemory memory_;
   GateTarget target_ = {};
+  std::unique_ptr<monitor::Monitor> monitor_;
   FaultRecord fault_ = {};
   std::vector<ViewRecord> views_;
   uint64_t* call_area_ = nullptr;

@@ -93,6 +93,14 @@ void DomainMemory::SetThreadVector(uint64_t dtv) {
   memcpy(reinterpret_cast<char*>(thread_pointer_) + kTcbThreadVector, &dtv, sizeof dtv);
 }
 
+std::vector<std::pair<uintptr_t, uintptr_t>> DomainMemory::Ranges() const {
+  auto image = reinterpret_cast<uintptr_t>(image_);
+  auto thread_area = reinterpret_cast<uintptr_t>(thread_area_);
+  return {{image, image + kImageSize},
+          {stack_top_ - kStackSize, stack_top_},
+          {thread_area, thread_area + kThreadAreaSize}};
+}
+
 void DomainMemory::Release() {
   if (!region_) return;
   ReleaseAwayFromHost(region_, RegionSize());

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace keycell {
@@ -36,6 +37,9 @@ class DomainMemory {
   // Points the thread control block's DTV slot (%fs:8) at `dtv`, a domain
   // address: the runtime's __tls_get_addr finds TLS blocks through it.
   void SetThreadVector(uint64_t dtv);
+
+  // The domain's memory as [start, end) ranges: image, stack and thread area.
+  std::vector<std::pair<uintptr_t, uintptr_t>> Ranges() const;
 
   char* image() const { return image_; }
   uint64_t stack_top() const { return stack_top_; }

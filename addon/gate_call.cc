@@ -23,6 +23,7 @@ GateOutcome CallThroughGate(ThreadBlock* block, const GateTarget& target, const 
   state.domain_rsp = target.stack_top;
   state.domain_fsbase = target.thread_pointer;
   state.target = call.entry;
+  state.monitor = target.monitor;
   for (int i = 0; i < 6; i++) {
     state.args[i] = call.args[i];
     state.float_args[i] = call.float_args[i];
@@ -45,6 +46,7 @@ GateOutcome CallThroughGate(ThreadBlock* block, const GateTarget& target, const 
     *result = state.result;
     *float_result = state.float_result;
   }
+  state.monitor = nullptr;
   state.call_active = 0;
   return outcome;
 }

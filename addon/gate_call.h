@@ -13,6 +13,8 @@ struct GateTarget {
   uint32_t domain_pkru;
   uint64_t stack_top;
   uint64_t thread_pointer;
+  // Serves the domain's system calls through the syscall gate (a monitor::Monitor).
+  void* monitor;
 };
 
 struct GateCall {

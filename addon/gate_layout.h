@@ -46,5 +46,8 @@
 #define TS_RESULT 0x10d8         /* rax on return */
 #define TS_FLOAT_RESULT 0x10e0   /* xmm0 on return */
 #define TS_SIGNAL_FSBASE 0x10e8  /* FS base a signal interrupted, while a handler runs */
+#define TS_SYSCALL_RSP 0x10f0    /* domain stack pointer while the host serves a syscall */
+#define TS_SYSCALL_FSBASE 0x10f8 /* domain thread pointer meanwhile */
+#define TS_SYSCALL_RESULT 0x1100 /* what the syscall returns to the domain */
 
 #define KEYCELL_THREAD_BLOCK_SIZE (2 * KEYCELL_PAGE_SIZE)

@@ -17,6 +17,8 @@ namespace keycell::policy {
 struct Request {
   long nr = 0;
   uint64_t args[6] = {};
+  // Where in the domain the call came from (for reports; not part of any decision).
+  uint64_t caller = 0;
 };
 
 // What the decision may know of the calling domain.

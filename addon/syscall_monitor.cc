@@ -162,34 +162,44 @@ bool Monitor::ReadString(uintptr_t address, std::string* out) const {
   return false;
 }
 
-std::string Monitor::CheckMemory(const policy::Request& request) const {
+int Monitor::CheckMemory(const policy::Request& request, std::string* why) const {
   const Abi* abi = FindAbi(request.nr);
-  if (!abi) return "keycell does not mediate this call (its memory arguments are unknown)";
+  if (!abi) {
+    *why = "keycell does not mediate this call (its memory arguments are unknown)";
+    return EPERM;
+  }
   if (request.nr == SYS_fcntl && !SafeFcntl(request.args[1])) {
-    return "fcntl command " + std::to_string(request.args[1]) + " is not mediated";
+    *why = "fcntl command " + std::to_string(request.args[1]) + " is not mediated";
+    return EPERM;
   }
   for (const Buffer& buffer : abi->buffers) {
     uint64_t address = request.args[buffer.pointer];
     uint64_t length = buffer.length >= 0 ? request.args[buffer.length] : buffer.bytes;
     if (address == 0 && buffer.nullable) continue;
-    if (!Inside(address, length)) return "a buffer argument lies outside domain memory";
+    if (!Inside(address, length)) {
+      *why = "a buffer argument lies outside domain memory";
+      return EFAULT;
+    }
   }
   if (abi->special == kIovec) {
     uint64_t count = request.args[2];
     if (count > IOV_MAX || !Inside(request.args[1], count * kIovecSize)) {
-      return "the iovec array lies outside domain memory";
+      *why = "the iovec array lies outside domain memory";
+      return EFAULT;
     }
     const auto* vectors = reinterpret_cast<const iovec*>(request.args[1]);
     for (uint64_t i = 0; i < count; i++) {
       if (!Inside(reinterpret_cast<uintptr_t>(vectors[i].iov_base), vectors[i].iov_len)) {
-        return "an iovec buffer lies outside domain memory";
+        *why = "an iovec buffer lies outside domain memory";
+        return EFAULT;
       }
     }
   }
   if (abi->special == kPoll && !Inside(request.args[0], request.args[1] * kPollfd)) {
-    return "the pollfd array lies outside domain memory";
+    *why = "the pollfd array lies outside domain memory";
+    return EFAULT;
   }
-  return "";
+  return 0;
 }
 
 long Monitor::Open(const policy::Request& request, const policy::Decision& decision,
@@ -237,6 +247,16 @@ void Monitor::Track(long nr, const policy::Request& request, long result) {
 }
 
 Outcome Monitor::Execute(const policy::Request& request) {
+  Outcome outcome = Decide(request);
+  constexpr size_t kKeptDenials = 64;
+  if (!outcome.decision.allowed && denials_.size() < kKeptDenials) {
+    denials_.push_back({request, outcome});
+  }
+  if (recording_) events_.push_back({request, outcome});
+  return outcome;
+}
+
+Outcome Monitor::Decide(const policy::Request& request) {
   policy::Context context;
   context.ranges = ranges_;
   context.own_fds = own_fds_;
@@ -251,12 +271,9 @@ Outcome Monitor::Execute(const policy::Request& request) {
     outcome.result = -outcome.decision.error;
     return outcome;
   }
-  std::string why = CheckMemory(request);
-  if (why.empty()) {
-    outcome.result = Perform(request, outcome.decision, &why);
-  } else {
-    outcome.result = -EFAULT;
-  }
+  std::string why;
+  int refused = CheckMemory(request, &why);
+  outcome.result = refused ? -refused : Perform(request, outcome.decision, &why);
   if (!why.empty()) {
     outcome.decision.allowed = false;
     outcome.decision.error = static_cast<int>(-outcome.result == 0 ? EPERM : -outcome.result);

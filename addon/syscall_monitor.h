@@ -25,6 +25,12 @@ struct Outcome {
   policy::Decision decision;
 };
 
+// One system call as the monitor saw it.
+struct Event {
+  policy::Request request;
+  Outcome outcome;
+};
+
 class Monitor {
  public:
   Monitor(policy::Table table, std::vector<std::pair<uintptr_t, uintptr_t>> ranges,
@@ -34,11 +40,19 @@ class Monitor {
 
   const std::vector<int>& own_fds() const { return own_fds_; }
 
+  // With recording on, every call is kept until TakeEvents; denials are always
+  // kept (the most recent 64) until TakeDenials.
+  void set_recording(bool on) { recording_ = on; }
+  std::vector<Event> TakeEvents() { return std::move(events_); }
+  std::vector<Event> TakeDenials() { return std::move(denials_); }
+
  private:
+  Outcome Decide(const policy::Request& request);
   bool Inside(uint64_t address, uint64_t length) const;
   bool ReadString(uintptr_t address, std::string* out) const;
-  // Checks the memory arguments of `request`; an empty reason means they are fine.
-  std::string CheckMemory(const policy::Request& request) const;
+  // Checks the memory arguments of `request`: 0 when they are fine, else the
+  // errno to return, with the reason in `why`.
+  int CheckMemory(const policy::Request& request, std::string* why) const;
   long Perform(const policy::Request& request, const policy::Decision& decision, std::string* why);
   long Open(const policy::Request& request, const policy::Decision& decision, std::string* why);
   void Track(long nr, const policy::Request& request, long result);
@@ -47,6 +61,9 @@ class Monitor {
   std::vector<std::pair<uintptr_t, uintptr_t>> ranges_;
   std::string cwd_;
   std::vector<int> own_fds_;
+  bool recording_ = false;
+  std::vector<Event> events_;
+  std::vector<Event> denials_;
 };
 
 }  // namespace keycell::monitor

@@ -68,6 +68,9 @@ KEYCELL_STATE_AT(float_args, TS_FLOAT_ARGS);
 KEYCELL_STATE_AT(result, TS_RESULT);
 KEYCELL_STATE_AT(float_result, TS_FLOAT_RESULT);
 KEYCELL_STATE_AT(signal_fsbase, TS_SIGNAL_FSBASE);
+KEYCELL_STATE_AT(syscall_rsp, TS_SYSCALL_RSP);
+KEYCELL_STATE_AT(syscall_fsbase, TS_SYSCALL_FSBASE);
+KEYCELL_STATE_AT(syscall_result, TS_SYSCALL_RESULT);
 static_assert(sizeof(ThreadBlock) == KEYCELL_THREAD_BLOCK_SIZE, "two pages");
 
 namespace {

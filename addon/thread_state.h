@@ -48,7 +48,12 @@ struct alignas(KEYCELL_PAGE_SIZE) StatePage {
   uint64_t result;
   double float_result;
   uint64_t signal_fsbase;
+  uint64_t syscall_rsp;
+  uint64_t syscall_fsbase;
+  uint64_t syscall_result;
 
+  // The monitor serving system calls of the domain being called, or nullptr.
+  void* monitor;
   // A gate call is staged or running on this thread; a second one is refused.
   uint32_t call_active;
   // Set by the signal dispatcher when domain code faulted during the call.

@@ -15,11 +15,17 @@ import {
   IsolationUnavailableError,
   KeycellError,
   PkeysExhaustedError,
+  PolicyViolation,
   SandboxFault,
 } from './errors.js';
+import { EventEmitter } from 'node:events';
+
 import { allocate, Library } from './library.js';
 import { finaliseLibraries } from './loader/load.js';
-import { native, type NativeDomain } from './native.js';
+import { native, type NativeDomain, type NativeSyscallEvent } from './native.js';
+import { compilePolicy } from './policy/compile.js';
+import type { PolicySpec, PresetName } from './policy/spec.js';
+import { syscallName } from './policy/syscalls.js';
 import type { DomainBuffer } from './pointer.js';
 
 /** `pku`: protection keys isolate the domain. `none`: no protection at all. */
@@ -28,9 +34,33 @@ export type Isolation = 'pku' | 'none';
 export interface DomainOptions {
   /** Defaults to `pku`. */
   isolation?: Isolation;
+  /**
+   * The system calls the domain's code may make through its runtime: a preset
+   * (`pure`, `compute`, `no-network`) or a policy object. Defaults to `pure`.
+   */
+  policy?: PresetName | PolicySpec;
+  /**
+   * What a denied system call does: `errno` (the default) returns the error to
+   * the library; `throw` also makes the domain call throw a PolicyViolation
+   * when it returns.
+   */
+  onViolation?: 'errno' | 'throw';
 }
 
-const OPTION_NAMES = ['isolation'];
+/** One system call a domain made, as `domain.on('syscall')` reports it. */
+export interface SyscallEvent {
+  syscall: string;
+  args: bigint[];
+  allowed: boolean;
+  /** What the domain got back: a result or a negated errno. */
+  result: number;
+  reason: string;
+  path: string | null;
+  /** Domain address of the code that made the call. */
+  instructionPointer: bigint;
+}
+
+const OPTION_NAMES = ['isolation', 'policy', 'onViolation'];
 const CALL_AREA_INT_ARGS = 0;
 const CALL_AREA_FLOAT_ARGS = 6;
 const CALL_AREA_RESULT = 12;
@@ -48,7 +78,7 @@ function releaseAsyncSignals(): void {
 
 /** Returns `options` checked, with defaults filled in; throws TypeError otherwise. */
 function checkOptions(options: unknown): Required<DomainOptions> {
-  if (options === undefined) return { isolation: 'pku' };
+  if (options === undefined) return { isolation: 'pku', policy: 'pure', onViolation: 'errno' };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError('Domain.create(options): options must be an object');
   }
@@ -65,7 +95,14 @@ function checkOptions(options: unknown): Required<DomainOptions> {
       `Domain.create(options): isolation must be 'pku' or 'none', not ${JSON.stringify(isolation)}`,
     );
   }
-  return { isolation };
+  const onViolation = (options as DomainOptions).onViolation ?? 'errno';
+  if (onViolation !== 'errno' && onViolation !== 'throw') {
+    throw new TypeError(
+      "Domain.create(options): onViolation must be 'errno' or 'throw', " +
+        `not ${JSON.stringify(onViolation)}`,
+    );
+  }
+  return { isolation, policy: (options as DomainOptions).policy ?? 'pure', onViolation };
 }
 
 /** Turns an error thrown by the addon into keycell's typed error. */
@@ -98,6 +135,9 @@ interface DomainState {
   fault: SandboxFault | null;
   ints: BigUint64Array;
   floats: Float64Array;
+  onViolation: 'errno' | 'throw';
+  /** Someone listens to 'syscall' events. */
+  recording: boolean;
 }
 
 const states = new WeakMap<Domain, DomainState>();
@@ -110,26 +150,44 @@ function openState(domain: Domain): DomainState & { native: NativeDomain } {
   return state as DomainState & { native: NativeDomain };
 }
 
-export class Domain {
+/**
+ * A domain. Emits `syscall` with a SyscallEvent for every system call its
+ * code makes, while anyone listens.
+ */
+export class Domain extends EventEmitter {
   /** Unique within the process, for messages and errors. */
   readonly id: number;
   readonly isolation: Isolation;
+  /** The name of the domain's syscall policy. */
+  readonly policy: string;
 
-  private constructor(isolation: Isolation) {
+  private constructor(options: Required<DomainOptions>) {
+    super();
     this.id = nextDomainId++;
-    this.isolation = isolation;
+    this.isolation = options.isolation;
+    const compiled = compilePolicy(options.policy);
+    this.policy = compiled.name;
     let domain: NativeDomain;
     try {
-      domain = new (native().domain.NativeDomain)(isolation);
+      domain = new (native().domain.NativeDomain)(options.isolation);
+      domain.setPolicy(compiled.table, process.cwd());
     } catch (error) {
-      throw typedError(error, this.id, isolation);
+      throw typedError(error, this.id, options.isolation);
     }
     const area = domain.callArea();
-    states.set(this, {
+    const state: DomainState = {
       native: domain,
       fault: null,
       ints: new BigUint64Array(area),
       floats: new Float64Array(area),
+      onViolation: options.onViolation,
+      recording: false,
+    };
+    states.set(this, state);
+    this.on('newListener', (event) => {
+      if (event !== 'syscall' || state.recording || !state.native) return;
+      state.recording = true;
+      state.native.recordSyscalls(true);
     });
   }
 
@@ -174,10 +232,35 @@ export class Domain {
   }
 }
 
+function toEvent(event: NativeSyscallEvent): SyscallEvent {
+  return {
+    syscall: syscallName(event.nr),
+    args: event.args,
+    allowed: event.allowed,
+    result: event.result,
+    reason: event.reason,
+    path: event.path,
+    instructionPointer: event.caller,
+  };
+}
+
+/**
+ * Emits the system calls of the call that just ended; with onViolation
+ * 'throw', turns its first denial into a PolicyViolation.
+ */
+function reportSyscalls(domain: Domain, state: DomainState & { native: NativeDomain }): void {
+  const { events, denials } = state.native.takeSyscalls();
+  for (const event of events) domain.emit('syscall', toEvent(event));
+  if (state.onViolation === 'throw' && denials.length > 0) {
+    const first = toEvent(denials[0]);
+    throw new PolicyViolation(domain.id, domain.policy, first, denials[0].errno);
+  }
+}
+
 /** Creates a domain synchronously; `Domain.create` is the public form. */
 export function openDomain(options?: DomainOptions): Domain {
-  const { isolation } = checkOptions(options);
-  if (isolation === 'none' && !warnedNoIsolation) {
+  const checked = checkOptions(options);
+  if (checked.isolation === 'none' && !warnedNoIsolation) {
     warnedNoIsolation = true;
     process.emitWarning(
       "keycell domains created with isolation: 'none' run native code without any " +
@@ -185,7 +268,7 @@ export function openDomain(options?: DomainOptions): Domain {
       { code: 'KEYCELL_NO_ISOLATION' },
     );
   }
-  return new (Domain as unknown as new (isolation: Isolation) => Domain)(isolation);
+  return new (Domain as unknown as new (options: Required<DomainOptions>) => Domain)(checked);
 }
 
 /**
@@ -199,6 +282,11 @@ export function withNativeDomain<T>(domain: Domain, fn: (native: NativeDomain) =
   } catch (error) {
     throw typedError(error, domain.id, domain.isolation);
   }
+}
+
+/** Address of the syscall gate that the domain's runtime calls for system calls. */
+export function domainSyscallGate(domain: Domain): number {
+  return withNativeDomain(domain, (native) => native.syscallGate());
 }
 
 /** RAX and XMM0 as a domain function left them. */
@@ -240,6 +328,7 @@ export function callDomainFunction(
       setImmediate(releaseAsyncSignals);
     }
   }
+  if (state.recording || state.onViolation === 'throw') reportSyscalls(domain, state);
   if (status !== 0) {
     state.fault = new SandboxFault(domain.id, state.native.fault()!);
     throw state.fault;

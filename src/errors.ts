@@ -240,6 +240,49 @@ function describeBriefly(finding: Finding): string {
   return `${finding.kind} at ${hex(finding.address)}${where}`;
 }
 
+/** A system call the domain's policy denied, raised with onViolation: 'throw'. */
+export class PolicyViolation extends KeycellError {
+  readonly domainId: number;
+  readonly policy: string;
+  /** The system call's name, e.g. `socket`. */
+  readonly syscall: string;
+  readonly args: readonly bigint[];
+  /** Domain address of the code that made the call. */
+  readonly instructionPointer: bigint;
+  /** The errno the domain's code received. */
+  readonly errno: number;
+  readonly reason: string;
+  readonly path: string | null;
+
+  constructor(
+    domainId: number,
+    policy: string,
+    event: {
+      syscall: string;
+      args: readonly bigint[];
+      instructionPointer: bigint;
+      reason: string;
+      path: string | null;
+    },
+    errno: number,
+  ) {
+    const target = event.path ? ` on ${event.path}` : '';
+    super(
+      'POLICY_VIOLATION',
+      `domain ${domainId} (policy '${policy}') attempted ${event.syscall}${target} ` +
+        `at ${hexAddress(event.instructionPointer)}: ${event.reason}`,
+    );
+    this.domainId = domainId;
+    this.policy = policy;
+    this.syscall = event.syscall;
+    this.args = event.args;
+    this.instructionPointer = event.instructionPointer;
+    this.errno = errno;
+    this.reason = event.reason;
+    this.path = event.path;
+  }
+}
+
 /** Why the loader refused a library. */
 export type LoadErrorCode =
   /** The file is not a well-formed shared object: `defect` says what is wrong. */
@@ -289,7 +332,10 @@ export class LoadError extends KeycellError {
     return new LoadError('LIBRARY_NOT_FOUND', file, `${file}: ${defect}`, { defect });
   }
 
-  static missingSymbols(file: string, missing: readonly { symbol: string; library: string }[]): LoadError {
+  static missingSymbols(
+    file: string,
+    missing: readonly { symbol: string; library: string }[],
+  ): LoadError {
     const list = missing.map((entry) => `${entry.symbol} (wanted by ${entry.library})`).join(', ');
     return new LoadError(
       'MISSING_SYMBOLS',

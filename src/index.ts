@@ -2,7 +2,7 @@
  * keycell: in-process sandboxes for untrusted native code, isolated by
  * memory protection keys. This module is the public API.
  */
-export { Domain, type DomainOptions, type Isolation } from './domain.js';
+export { Domain, type DomainOptions, type Isolation, type SyscallEvent } from './domain.js';
 export { Library, type DomainFunction } from './library.js';
 export { DomainPointer, type DomainBuffer } from './pointer.js';
 export {
@@ -15,6 +15,7 @@ export {
   IsolationUnavailableError,
   PkeysExhaustedError,
   ScanError,
+  PolicyViolation,
   LoadError,
   type LoadErrorCode,
   type ScanErrorCode,
@@ -39,6 +40,6 @@ export {
   type PolicySpec,
   type PresetName,
   type SyscallRule,
-  type SyscallEvent,
+  type SyscallAttempt,
 } from './policy/index.js';
 export * from './scanner/index.js';

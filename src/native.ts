@@ -58,6 +58,19 @@ export interface NativeDomainLayout {
   pkru: number | null;
 }
 
+/** One system call a domain made, as the monitor decided it. */
+export interface NativeSyscallEvent {
+  nr: number;
+  args: bigint[];
+  /** Return address of the syscall gate call, in domain code. */
+  caller: bigint;
+  allowed: boolean;
+  result: number;
+  errno: number;
+  reason: string;
+  path: string | null;
+}
+
 /** What the kernel reported about the fault that ended a call. */
 export interface NativeFault {
   signal: number;
@@ -88,6 +101,13 @@ export interface NativeDomain {
   /** 0 when the call returned, 1 when it faulted (see `fault()`). */
   call(entry: number): number;
   fault(): NativeFault | null;
+  /** Installs the compiled policy the monitor applies to this domain's system calls. */
+  setPolicy(table: Uint8Array, cwd: string): void;
+  /** Address of the syscall gate the domain's runtime calls. */
+  syscallGate(): number;
+  recordSyscalls(on: boolean): void;
+  /** System calls seen since the last take: all of them while recording, and the denials. */
+  takeSyscalls(): { events: NativeSyscallEvent[]; denials: NativeSyscallEvent[] };
 }
 
 /** What the monitor did with one system call. */

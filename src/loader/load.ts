@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { callDomainFunction, type Domain } from '../domain.js';
+import { callDomainFunction, domainSyscallGate, type Domain } from '../domain.js';
 import {
   copyFromDomain,
   copyIntoDomain,
@@ -443,6 +443,7 @@ function prepareRuntime(domain: Domain, state: ImageState, pending: Pending): vo
   const view = new DataView(pending.pages.buffer, pending.pages.byteOffset);
   view.setBigUint64(block.value, KEYCELL_RUNTIME_MAGIC, true);
   view.setUint32(block.value + 8, KEYCELL_RUNTIME_VERSION, true);
+  view.setBigUint64(block.value + 16, BigInt(domainSyscallGate(domain)), true);
   view.setBigUint64(block.value + 24, BigInt(state.imageBase + heap), true);
   view.setBigUint64(block.value + 32, BigInt(HEAP_SIZE), true);
 }

@@ -8,7 +8,7 @@ import type { PolicySpec, SyscallRule } from './spec.js';
 import { isSyscallName, syscallName, type SyscallName } from './syscalls.js';
 
 /** One attempted system call, as the monitor records it in audit mode. */
-export interface SyscallEvent {
+export interface SyscallAttempt {
   syscall: string;
   /** The descriptor argument, and whether the domain opened it itself (0-2 count as its own). */
   fd?: number;
@@ -43,7 +43,7 @@ export function coveringDirectories(paths: Iterable<string>): string[] {
   );
 }
 
-function ruleFor(syscall: SyscallName, events: SyscallEvent[]): SyscallRule {
+function ruleFor(syscall: SyscallName, events: SyscallAttempt[]): SyscallRule {
   const rule: SyscallRule = { syscall };
   const fds = events.filter((event) => event.fd !== undefined);
   if (fds.length) {
@@ -74,13 +74,13 @@ function ruleFor(syscall: SyscallName, events: SyscallEvent[]): SyscallRule {
   return rule;
 }
 
-export function proposePolicy(events: readonly SyscallEvent[], name = 'proposed'): PolicyProposal {
+export function proposePolicy(events: readonly SyscallAttempt[], name = 'proposed'): PolicyProposal {
   const always = new Map(
     native()
       .policy.alwaysDenied()
       .map((entry) => [syscallName(entry.nr), entry.reason]),
   );
-  const bySyscall = new Map<string, SyscallEvent[]>();
+  const bySyscall = new Map<string, SyscallAttempt[]>();
   for (const event of events)
     bySyscall.set(event.syscall, [...(bySyscall.get(event.syscall) ?? []), event]);
 

@@ -17,6 +17,7 @@ export interface LoaderFixtures {
   dir: string;
   peekConstructor: string;
   hostile: string;
+  network: string;
   missing: string;
   needs: string;
   base: string;
@@ -46,5 +47,6 @@ export function buildLoaderFixtures(): LoaderFixtures {
     missing: library('missing'),
     peekConstructor: library('peek_constructor'),
     hostile: library('hostile'),
+    network: library('network'),
   };
 }

@@ -1,0 +1,17 @@
+import { Domain } from 'keycell';
+import crypto from 'node:crypto';
+const isolation = process.argv[2] ?? 'none';
+const domain = await Domain.create({ isolation, policy: 'no-network' });
+const events = [];
+domain.on('syscall', (e) => events.push(`${e.syscall}${e.path ? ' ' + e.path : ''} ${e.allowed ? 'ok' : 'DENIED ' + e.reason} -> ${e.result}`));
+const t0 = performance.now();
+const sodium = await domain.load('/usr/lib/x86_64-linux-gnu/libsodium.so.23');
+console.log('load ms', (performance.now() - t0).toFixed(1));
+console.log('sodium_init', sodium.func('int sodium_init(void)')());
+const hash = sodium.func('int crypto_generichash(uint8_t *out, size_t outlen, const uint8_t *in, uint64_t inlen, const uint8_t *key, size_t keylen)');
+const input = Buffer.from('abc'); const out = Buffer.alloc(32);
+console.log('generichash', hash(out, 32, input, input.length, null, 0), out.toString('hex'));
+console.log('node blake2b', crypto.createHash('blake2b512').update(input).digest('hex').slice(0, 16), '(512-bit, differs)');
+const rb = sodium.func('void randombytes_buf(uint8_t *buf, size_t size)'); const r = Buffer.alloc(16); rb(r, 16); console.log('random', r.toString('hex'));
+console.log(events.join('\n'));
+domain.close();

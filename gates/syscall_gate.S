@@ -1,0 +1,127 @@
+/*
+ * The syscall gate: how the sandbox-side runtime asks the host for a system
+ * call. Domain code calls it like a C function,
+ *     long keycell_gate_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+ * with a6 on the domain stack. The gate writes the host PKRU and checks it,
+ * leaves the domain's stack and thread pointer, calls the monitor
+ * (addon/syscall_gate.cc) on the host stack below the frame of the gate call
+ * in progress, then writes the domain PKRU back, checks it, clears every
+ * register that could hold a host value and returns the result to the domain.
+ *
+ * Jumping into the middle gains nothing: each WRPKRU is checked against the
+ * gate page (which the domain can read but not write), and every step after
+ * the first check touches the key-0 state page, which faults under the domain
+ * PKRU. The monitor is reached only with the host PKRU in force and only while
+ * the thread is inside a domain call.
+ */
+#include "../addon/gate_layout.h"
+
+    .text
+
+/* SYSCALL_GATE pku: the body, with or without the PKRU switch (isolation 'none'). */
+.macro SYSCALL_GATE pku
+    /* WRPKRU needs EAX, ECX and EDX: a2 and a3 wait in R10 and R11. */
+    movq    %rdx, %r10
+    movq    %rcx, %r11
+.if \pku
+    /* Invariant 1: the host PKRU of this call, proved twice. */
+    movl    %gs:GC_HOST_PKRU, %eax
+    xorl    %ecx, %ecx
+    xorl    %edx, %edx
+    wrpkru
+    cmpl    %gs:GC_HOST_PKRU, %eax
+    jne     keycell_syscall_gate_failed
+    rdpkru
+    cmpl    %gs:GC_HOST_PKRU, %eax
+    jne     keycell_syscall_gate_failed
+.endif
+    /* Only a thread inside a domain call comes through; from here on a fault
+     * is the host's, so the thread no longer counts as in the domain. */
+    cmpq    $1, %gs:TS_IN_DOMAIN
+    jne     keycell_syscall_gate_failed
+    movq    $0, %gs:TS_IN_DOMAIN
+
+    movq    8(%rsp), %rax
+    movq    %rsp, %gs:TS_SYSCALL_RSP
+    rdfsbase %rdx
+    movq    %rdx, %gs:TS_SYSCALL_FSBASE
+    movq    %gs:TS_HOST_FSBASE, %rdx
+    wrfsbase %rdx
+
+    /* The host stack below the gate call's frame, 16-byte aligned at the call. */
+    movq    %gs:TS_HOST_RSP, %rsp
+    andq    $-16, %rsp
+    subq    $8, %rsp
+    pushq   %rax
+    movq    %r10, %rdx
+    movq    %r11, %rcx
+    cld
+    call    keycell_syscall_from_domain
+    movq    %rax, %gs:TS_SYSCALL_RESULT
+
+    movq    %gs:TS_SYSCALL_FSBASE, %rdx
+    wrfsbase %rdx
+    movq    %gs:TS_SYSCALL_RSP, %rsp
+    movq    $1, %gs:TS_IN_DOMAIN
+    movq    %gs:TS_SYSCALL_RESULT, %r11
+.if \pku
+    movl    %gs:GC_DOMAIN_PKRU, %eax
+    xorl    %ecx, %ecx
+    xorl    %edx, %edx
+    wrpkru
+    cmpl    %gs:GC_DOMAIN_PKRU, %eax
+    jne     keycell_syscall_gate_failed
+    rdpkru
+    cmpl    %gs:GC_DOMAIN_PKRU, %eax
+    jne     keycell_syscall_gate_failed
+.endif
+    /* Address secrecy: the monitor's caller-saved registers go; RBX, RBP and
+     * R12-R15 are the domain's own, preserved by the monitor as the ABI says. */
+    movq    %r11, %rax
+    xorl    %ecx, %ecx
+    xorl    %edx, %edx
+    xorl    %esi, %esi
+    xorl    %edi, %edi
+    xorl    %r8d, %r8d
+    xorl    %r9d, %r9d
+    xorl    %r10d, %r10d
+    xorl    %r11d, %r11d
+    pxor    %xmm0, %xmm0
+    pxor    %xmm1, %xmm1
+    pxor    %xmm2, %xmm2
+    pxor    %xmm3, %xmm3
+    pxor    %xmm4, %xmm4
+    pxor    %xmm5, %xmm5
+    pxor    %xmm6, %xmm6
+    pxor    %xmm7, %xmm7
+    pxor    %xmm8, %xmm8
+    pxor    %xmm9, %xmm9
+    pxor    %xmm10, %xmm10
+    pxor    %xmm11, %xmm11
+    pxor    %xmm12, %xmm12
+    pxor    %xmm13, %xmm13
+    pxor    %xmm14, %xmm14
+    pxor    %xmm15, %xmm15
+    ret
+.endm
+
+    .globl  keycell_gate_syscall_pku
+    .hidden keycell_gate_syscall_pku
+    .type   keycell_gate_syscall_pku, @function
+    .p2align 4
+keycell_gate_syscall_pku:
+    SYSCALL_GATE 1
+    .size   keycell_gate_syscall_pku, .-keycell_gate_syscall_pku
+
+    .globl  keycell_gate_syscall_open
+    .hidden keycell_gate_syscall_open
+    .type   keycell_gate_syscall_open, @function
+    .p2align 4
+keycell_gate_syscall_open:
+    SYSCALL_GATE 0
+    .size   keycell_gate_syscall_open, .-keycell_gate_syscall_open
+
+keycell_syscall_gate_failed:
+    ud2
+
+    .section .note.GNU-stack, "", @progbits
