@@ -1,0 +1,101 @@
+/**
+ * Helpers shared by the domain suites: placing test functions, and the
+ * measurements (mappings, RSS, signals) both the native and the PKU suites run
+ * with their own counts.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
+import { callDomainFunction, openDomain, type Domain, type Isolation } from '../../src/domain.js';
+import { PAGE_SIZE, placeUnscannedCode, type DomainAddress } from '../../src/domain-memory.js';
+import { code, type CodeName } from './machine-code.js';
+
+/** A domain with every test function placed, one page each. */
+export interface TestDomain {
+  domain: Domain;
+  fn: Record<CodeName, DomainAddress>;
+}
+
+/** Opens a domain and places every function of machine-code.ts in it. */
+export function openTestDomain(isolation: Isolation): TestDomain {
+  const domain = openDomain({ isolation });
+  const fn = {} as Record<CodeName, DomainAddress>;
+  Object.keys(code).forEach((name, index) => {
+    const bytes = Uint8Array.from(code[name as CodeName]);
+    fn[name as CodeName] = placeUnscannedCode(domain, bytes, index * PAGE_SIZE);
+  });
+  return { domain, fn };
+}
+
+/**
+ * Address space of this process: the total mapped size (VmSize) and how many
+ * mappings are 1 GiB or larger. Every domain reserves more than 2 GiB with
+ * 1 GiB moats, so one leaked domain shows in both; the V8 heap and malloc,
+ * which come and go while tests run, map far smaller pieces.
+ */
+export function addressSpace(): { mappedBytes: number; largeMappings: number } {
+  let mappedBytes = 0;
+  let largeMappings = 0;
+  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').trim().split('\n')) {
+    const [start, end] = line.split(' ')[0]!.split('-').map((hex) => BigInt(`0x${hex}`));
+    const size = Number(end! - start!);
+    mappedBytes += size;
+    if (size >= 2 ** 30) largeMappings++;
+  }
+  return { mappedBytes, largeMappings };
+}
+
+/** Resident set size of this process in bytes, from /proc/self/statm. */
+export function residentBytes(): number {
+  const pages = Number(fs.readFileSync('/proc/self/statm', 'utf8').split(' ')[1]);
+  return pages * PAGE_SIZE;
+}
+
+/** Calls `fn` `count` times in chunks, yielding to the event loop in between. */
+export async function callInChunks(
+  target: TestDomain,
+  fn: CodeName,
+  count: number,
+  args: number[] = [],
+  chunk = 1000,
+): Promise<void> {
+  for (let done = 0; done < count; done += chunk) {
+    for (let i = 0; i < Math.min(chunk, count - done); i++) {
+      callDomainFunction(target.domain, target.fn[fn], args);
+    }
+    await yieldToLoop();
+  }
+}
+
+/**
+ * A child sends `count` SIGUSR2 signals to this process, each only after the
+ * previous one was handled (so none can merge with another), while this
+ * process keeps making domain calls. Returns how many the handler saw.
+ */
+export async function signalPingPong(target: TestDomain, count: number): Promise<number> {
+  let received = 0;
+  const script = `let left = ${count};
+    process.on('message', () => {
+      if (left-- > 0) process.kill(process.ppid, 'SIGUSR2'); else process.exit(0);
+    });
+    process.send('ready');`;
+  const child = spawn(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const onSignal = () => {
+    received++;
+    child.send('next');
+  };
+  process.on('SIGUSR2', onSignal);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  child.once('message', () => child.send('next'));
+
+  let running = true;
+  void exited.then(() => {
+    running = false;
+  });
+  while (running) await callInChunks(target, 'add', 200, [1, 2], 200);
+  process.off('SIGUSR2', onSignal);
+  return received;
+}
