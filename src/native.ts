@@ -64,6 +64,12 @@ export interface NativeDomain {
   /** 0 when the call returned, 1 when it faulted (see `fault()`). */
   call(entry: number): number;
   fault(): NativeFault | null;
+  /** Test only, isolation 'none': a SIGUSR1 handler tries to re-enter during a call. */
+  selftestReentryFromSignal(entry: number): {
+    handled: boolean;
+    innerRefused: boolean;
+    outerReturned: boolean;
+  };
 }
 
 export interface NativeAddon {

@@ -17,7 +17,7 @@ import {
   KeycellError,
   SandboxFault,
 } from '../../src/index.js';
-import { callDomainFunction, openDomain } from '../../src/domain.js';
+import { callDomainFunction, openDomain, withNativeDomain } from '../../src/domain.js';
 import {
   Protection,
   copyFromDomain,
@@ -29,11 +29,10 @@ import {
 } from '../../src/domain-memory.js';
 import { native } from '../../src/native.js';
 import {
-  callInChunks,
   addressSpace,
   openTestDomain,
   residentBytes,
-  signalPingPong,
+  signalStorm,
   type TestDomain,
 } from '../support/domains.js';
 
@@ -210,6 +209,16 @@ describe('faults in domain code', () => {
     expect(() => domainLayout(target.domain)).toThrow(/domain \d+ is closed/);
   });
 
+  test('a signal handler that re-enters during a call is refused; the call completes', () => {
+    const target = openTestDomain('none');
+    const report = withNativeDomain(target.domain, (domain) =>
+      domain.selftestReentryFromSignal(target.fn.raiseSigusr1),
+    );
+    expect(report).toEqual({ handled: true, innerRefused: true, outerReturned: true });
+    expect(callDomainFunction(target.domain, target.fn.add, [1, 2]).value).toBe(3n);
+    target.domain.close();
+  });
+
   test('closing a domain detaches the views over its memory', () => {
     const domain = openDomain({ isolation: 'none' });
     protectDomainPages(domain, 0, 4096, Protection.readWrite);
@@ -246,28 +255,16 @@ describe('long runs (full counts)', () => {
 
   test('SIGCHLD, SIGUSR2 and a timer-signal storm during 100,000 calls are all delivered', async () => {
     const target = openTestDomain('none');
-    const children = Array.from({ length: 20 }, () => spawn('true'));
-    const exits = children.map((child) => new Promise((resolve) => child.on('exit', resolve)));
-
-    const { Session } = await import('node:inspector');
-    const session = new Session();
-    session.connect();
-    const post = (method: string, params?: object) =>
-      new Promise((resolve, reject) =>
-        session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-      );
-    await post('Profiler.enable');
-    await post('Profiler.setSamplingInterval', { interval: 50 });
-    await post('Profiler.start');
-
-    await callInChunks(target, 'spin', 100_000, [50]);
-    const received = await signalPingPong(target, 200);
-
-    const { profile } = (await post('Profiler.stop')) as { profile: { samples?: number[] } };
-    session.disconnect();
-    expect(await Promise.all(exits)).toEqual(children.map(() => 0));
-    expect(received).toBe(200);
-    expect(profile.samples?.length ?? 0).toBeGreaterThan(10);
+    const result = await signalStorm(target, {
+      children: 20,
+      calls: 100_000,
+      intervalMicros: 50,
+      pingPongs: 200,
+    });
+    console.log(`signal storm during 'none' calls: ${JSON.stringify(result)}`);
+    expect(result.childExits).toEqual(Array(20).fill(0));
+    expect(result.received).toBe(200);
+    expect(result.profilerSamples).toBeGreaterThan(10);
     target.domain.close();
   }, 120_000);
 });

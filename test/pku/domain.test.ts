@@ -4,8 +4,6 @@
  * of microseconds; test/native runs the same measurements at full counts with
  * isolation 'none'.
  */
-import { spawn } from 'node:child_process';
-
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { DomainClosedError, PkeysExhaustedError, SandboxFault } from '../../src/index.js';
@@ -21,10 +19,9 @@ import {
 import { native } from '../../src/native.js';
 import {
   addressSpace,
-  callInChunks,
   openTestDomain,
   residentBytes,
-  signalPingPong,
+  signalStorm,
   type TestDomain,
 } from '../support/domains.js';
 import { pkuPlatform, requirePku } from '../support/pku.js';
@@ -204,28 +201,15 @@ describe(`domains isolated by protection keys (${pkuPlatform()})`, () => {
   }, 300_000);
 
   test('SIGCHLD, SIGUSR2 and a timer-signal storm during domain calls are all delivered', async () => {
-    const children = Array.from({ length: 5 }, () => spawn('true'));
-    const exits = children.map((child) => new Promise((resolve) => child.on('exit', resolve)));
-
-    const { Session } = await import('node:inspector');
-    const session = new Session();
-    session.connect();
-    const post = (method: string, params?: object) =>
-      new Promise((resolve, reject) =>
-        session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-      );
-    await post('Profiler.enable');
-    await post('Profiler.setSamplingInterval', { interval: 100 });
-    await post('Profiler.start');
-
-    await callInChunks(target, 'spin', 20_000, [20], 500);
-    const received = await signalPingPong(target, 50);
-
-    const { profile } = (await post('Profiler.stop')) as { profile: { samples?: number[] } };
-    session.disconnect();
-    expect(await Promise.all(exits)).toEqual(children.map(() => 0));
-    expect(received).toBe(50);
-    expect(profile.samples?.length ?? 0).toBeGreaterThan(10);
-    console.log(`profiler samples during 'pku' calls: ${profile.samples?.length}`);
+    const result = await signalStorm(target, {
+      children: 5,
+      calls: 20_000,
+      intervalMicros: 100,
+      pingPongs: 50,
+    });
+    console.log(`signal storm during 'pku' calls: ${JSON.stringify(result)}`);
+    expect(result.childExits).toEqual(Array(5).fill(0));
+    expect(result.received).toBe(50);
+    expect(result.profilerSamples).toBeGreaterThan(10);
   }, 300_000);
 });

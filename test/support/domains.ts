@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { Session } from 'node:inspector';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
 import { callDomainFunction, openDomain, type Domain, type Isolation } from '../../src/domain.js';
@@ -98,4 +99,50 @@ export async function signalPingPong(target: TestDomain, count: number): Promise
   while (running) await callInChunks(target, 'add', 200, [1, 2], 200);
   process.off('SIGUSR2', onSignal);
   return received;
+}
+
+/** What a signal storm run saw. */
+export interface SignalStormResult {
+  /** Exit statuses of the children, whose SIGCHLD libuv needs to reap them. */
+  childExits: (number | null)[];
+  /** SIGUSR2 signals the process.on handler counted, out of `pingPongs`. */
+  received: number;
+  /** Samples V8's profiler took: each one is a SIGPROF sent to this thread. */
+  profilerSamples: number;
+}
+
+/**
+ * Makes `calls` domain calls while children exit (SIGCHLD) and V8's CPU
+ * profiler samples every `intervalMicros` (a SIGPROF storm aimed at this
+ * thread), then plays `pingPongs` rounds of signalPingPong.
+ */
+export async function signalStorm(
+  target: TestDomain,
+  options: { children: number; calls: number; intervalMicros: number; pingPongs: number },
+): Promise<SignalStormResult> {
+  const children = Array.from({ length: options.children }, () => spawn('true'));
+  const exits = children.map(
+    (child) => new Promise<number | null>((resolve) => child.on('exit', resolve)),
+  );
+
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: options.intervalMicros });
+  await post('Profiler.start');
+
+  await callInChunks(target, 'spin', options.calls, [20], 500);
+  const received = await signalPingPong(target, options.pingPongs);
+
+  const { profile } = (await post('Profiler.stop')) as { profile: { samples?: number[] } };
+  session.disconnect();
+  return {
+    childExits: await Promise.all(exits),
+    received,
+    profilerSamples: profile.samples?.length ?? 0,
+  };
 }
