@@ -2,6 +2,11 @@
  * Domains: each owns a protection key, memory tagged with it, a stack and a
  * thread pointer, and is entered only through the call gates of the addon.
  *
+ * TODO(keycell): domain code can still make any system call (mprotect,
+ * arch_prctl, rt_sigreturn...); syscall policies with Syscall User Dispatch
+ * are not built yet, so isolation holds only against code that makes none.
+ * A domain is bound to the thread that created it.
+ *
  * ```ts
  * const domain = await Domain.create({ isolation: 'pku' });
  * domain.close();

@@ -16,4 +16,11 @@ export {
   type FaultReport,
 } from './errors.js';
 export { runDoctor, formatDoctor, type DoctorCheck, type DoctorReport } from './doctor.js';
-export { runInGuest, GuestError, KERNELS, type GuestOptions, type GuestResult, type KernelName } from './guest/index.js';
+export {
+  runInGuest,
+  GuestError,
+  KERNELS,
+  type GuestOptions,
+  type GuestResult,
+  type KernelName,
+} from './guest/index.js';

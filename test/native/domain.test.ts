@@ -34,6 +34,8 @@ import {
   residentBytes,
   signalStorm,
   type TestDomain,
+  wasm,
+  wasmOutOfBoundsLoad,
 } from '../support/domains.js';
 
 const DATA = 0x100000;
@@ -53,7 +55,7 @@ describe('Domain.create arguments', () => {
     );
   });
 
-  test("isolation 'pku' without protection keys says why and points to keycell doctor", async () => {
+  test("isolation 'pku' without protection keys says why and names keycell doctor", async () => {
     if (native().probe().cpu.ospke) return; // this machine has PKU: test/pku covers it
     const error = await Domain.create({ isolation: 'pku' }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(IsolationUnavailableError);
@@ -63,7 +65,8 @@ describe('Domain.create arguments', () => {
   });
 
   test("isolation 'none' warns once", async () => {
-    const script = `const { Domain } = require(${JSON.stringify(require.resolve('../../dist/index.js'))});
+    const entry = JSON.stringify(require.resolve('../../dist/index.js'));
+    const script = `const { Domain } = require(${entry});
       (async () => { (await Domain.create({ isolation: 'none' })).close();
                      (await Domain.create({ isolation: 'none' })).close(); })();`;
     const child = spawn(process.execPath, ['-e', script]);
@@ -198,6 +201,15 @@ describe('faults in domain code', () => {
     });
   }
 
+  test("faults outside domain code still reach V8's handler (WebAssembly traps)", () => {
+    const target = openTestDomain('none');
+    expect(() => callDomainFunction(target.domain, target.fn.loadNull)).toThrow(SandboxFault);
+    const load = wasmOutOfBoundsLoad();
+    expect(() => load()).toThrow(wasm.RuntimeError);
+    expect(() => load()).toThrow(/out of bounds/);
+    target.domain.close();
+  });
+
   test('calling a closed domain throws DomainClosedError', () => {
     const target = openTestDomain('none');
     target.domain.close();
@@ -253,7 +265,7 @@ describe('long runs (full counts)', () => {
     target.domain.close();
   });
 
-  test('SIGCHLD, SIGUSR2 and a timer-signal storm during 100,000 calls are all delivered', async () => {
+  test('SIGCHLD, SIGUSR2 and a timer-signal storm during 100,000 calls all arrive', async () => {
     const target = openTestDomain('none');
     const result = await signalStorm(target, {
       children: 20,

@@ -23,6 +23,8 @@ import {
   residentBytes,
   signalStorm,
   type TestDomain,
+  wasm,
+  wasmOutOfBoundsLoad,
 } from '../support/domains.js';
 import { pkuPlatform, requirePku } from '../support/pku.js';
 
@@ -148,6 +150,12 @@ describe(`domains isolated by protection keys (${pkuPlatform()})`, () => {
     });
   }
 
+  test("faults outside domain code still reach V8's handler (WebAssembly traps)", () => {
+    const load = wasmOutOfBoundsLoad();
+    callDomainFunction(target.domain, target.fn.add, [1, 2]);
+    expect(() => load()).toThrow(wasm.RuntimeError);
+  });
+
   test('calling a closed domain throws DomainClosedError', () => {
     const domain = openTestDomain('pku');
     domain.domain.close();
@@ -196,11 +204,12 @@ describe(`domains isolated by protection keys (${pkuPlatform()})`, () => {
     const started = Date.now();
     for (let i = 0; i < 200_000; i++) callDomainFunction(domain, fn.add, [i, 1]);
     const growth = residentBytes() - before;
-    console.log(`RSS growth over 200,000 'pku' calls: ${growth} bytes in ${Date.now() - started} ms`);
+    const elapsed = Date.now() - started;
+    console.log(`RSS growth over 200,000 'pku' calls: ${growth} bytes in ${elapsed} ms`);
     expect(growth).toBeLessThan(1 << 20);
   }, 300_000);
 
-  test('SIGCHLD, SIGUSR2 and a timer-signal storm during domain calls are all delivered', async () => {
+  test('SIGCHLD, SIGUSR2 and a timer-signal storm during domain calls all arrive', async () => {
     const result = await signalStorm(target, {
       children: 5,
       calls: 20_000,

@@ -146,3 +146,33 @@ export async function signalStorm(
     profilerSamples: profile.samples?.length ?? 0,
   };
 }
+
+/** The WebAssembly global, which the project's ES2023 lib settings do not declare. */
+export const wasm = (
+  globalThis as unknown as {
+    WebAssembly: {
+      Module: new (bytes: Uint8Array) => object;
+      Instance: new (module: object) => { exports: Record<string, unknown> };
+      RuntimeError: new () => Error;
+    };
+  }
+).WebAssembly;
+
+/**
+ * A WebAssembly function that loads one byte past its only memory page. V8
+ * turns the SIGSEGV into a RuntimeError with its own handler, which keycell's
+ * handler must hand such faults to.
+ */
+export function wasmOutOfBoundsLoad(): () => number {
+  const bytes = Uint8Array.of(
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...[0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f], // type: () -> i32
+    ...[0x03, 0x02, 0x01, 0x00], // one function of that type
+    ...[0x05, 0x03, 0x01, 0x00, 0x01], // one memory of one page
+    ...[0x07, 0x08, 0x01, 0x04, 0x6c, 0x6f, 0x61, 0x64, 0x00, 0x00], // export "load"
+    // i32.load offset 0 from address 65536, one past the end
+    ...[0x0a, 0x0b, 0x01, 0x09, 0x00, 0x41, 0x80, 0x80, 0x04, 0x28, 0x02, 0x00, 0x0b],
+  );
+  const instance = new wasm.Instance(new wasm.Module(bytes));
+  return instance.exports.load as () => number;
+}
