@@ -37,6 +37,7 @@ import {
   wasm,
   wasmOutOfBoundsLoad,
 } from '../support/domains.js';
+import { faultingCode } from '../support/machine-code.js';
 
 const DATA = 0x100000;
 
@@ -166,14 +167,7 @@ describe("domains with isolation 'none'", () => {
 });
 
 describe('faults in domain code', () => {
-  const cases = [
-    ['illegal', 'ill', 4],
-    ['breakpoint', 'trap', 5],
-    ['divideByZero', 'fpe', 8],
-    ['loadNull', 'segv', 11],
-  ] as const;
-
-  for (const [name, kind, signal] of cases) {
+  for (const [name, kind, signal] of faultingCode) {
     test(`${name} raises SandboxFault '${kind}' and poisons the domain`, () => {
       const target = openTestDomain('none');
       let fault: unknown;

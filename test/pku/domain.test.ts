@@ -26,6 +26,7 @@ import {
   wasm,
   wasmOutOfBoundsLoad,
 } from '../support/domains.js';
+import { faultingCode } from '../support/machine-code.js';
 import { pkuPlatform, requirePku } from '../support/pku.js';
 
 const DATA = 0x100000;
@@ -131,13 +132,7 @@ describe(`domains isolated by protection keys (${pkuPlatform()})`, () => {
     other.close();
   });
 
-  const faults = [
-    ['illegal', 'ill'],
-    ['breakpoint', 'trap'],
-    ['divideByZero', 'fpe'],
-    ['loadNull', 'segv'],
-  ] as const;
-  for (const [name, kind] of faults) {
+  for (const [name, kind] of faultingCode) {
     test(`${name} raises SandboxFault '${kind}', the process lives and PKRU is restored`, () => {
       const domain = openTestDomain('pku');
       const before = native().selftest.pkruRead();

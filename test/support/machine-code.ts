@@ -54,3 +54,11 @@ export const code = {
 } satisfies Record<string, number[]>;
 
 export type CodeName = keyof typeof code;
+
+/** Functions that fault, with the SandboxFault kind and signal number each must give. */
+export const faultingCode = [
+  ['illegal', 'ill', 4],
+  ['breakpoint', 'trap', 5],
+  ['divideByZero', 'fpe', 8],
+  ['loadNull', 'segv', 11],
+] as const;
