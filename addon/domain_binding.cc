@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -78,6 +79,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
                            InstanceMethod<&NativeDomain::SyscallGate>("syscallGate"),
                            InstanceMethod<&NativeDomain::RecordSyscalls>("recordSyscalls"),
                            InstanceMethod<&NativeDomain::TakeSyscalls>("takeSyscalls"),
+                           InstanceMethod<&NativeDomain::SelftestReentryFromSignal>(
+                               "selftestReentryFromSignal"),
                        });
   }
 
@@ -406,6 +409,66 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
     return fault;
   }
 
+  // selftestReentryFromSignal(entry): for tests of isolation 'none' only.
+  // Lets SIGUSR1 through during one call of `entry`, which must raise SIGUSR1
+  // on its own thread; the handler tries to enter this domain again. Returns
+  // whether that inner attempt was refused as a re-entry and whether the outer
+  // call then returned normally. With protection keys a host handler could
+  // not run on the domain stack at all, which is why signals are held.
+  Napi::Value SelftestReentryFromSignal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t entry;
+    if (!Usable(env) || !ReadOffset(info, 0, "entry", &entry)) return env.Undefined();
+    if (pku_ || !memory_.IsExecutable(entry)) {
+      Napi::TypeError::New(env, "needs an open 'none' domain and an executable entry")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+
+    reentry_probe = {block_, target_, {}, GateOutcome::kReturned, false};
+    reentry_probe.call.entry = entry;
+    struct sigaction probe = {}, previous = {};
+    probe.sa_handler = [](int) {
+      uint64_t result;
+      double float_result;
+      FaultRecord fault;
+      reentry_probe.inner = CallThroughGate(reentry_probe.block, reentry_probe.target,
+                                            reentry_probe.call, &result, &float_result, &fault);
+      reentry_probe.handled = true;
+    };
+    sigemptyset(&probe.sa_mask);
+    sigaction(SIGUSR1, &probe, &previous);
+    HoldAsyncSignals(block_);
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);
+
+    uint64_t result;
+    double float_result;
+    GateOutcome outer = CallThroughGate(block_, target_, reentry_probe.call, &result,
+                                        &float_result, &fault_);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
+    sigaction(SIGUSR1, &previous, nullptr);
+
+    Napi::Object report = Napi::Object::New(env);
+    report.Set("handled", Napi::Boolean::New(env, reentry_probe.handled));
+    report.Set("innerRefused",
+               Napi::Boolean::New(env, reentry_probe.inner == GateOutcome::kReentered));
+    report.Set("outerReturned", Napi::Boolean::New(env, outer == GateOutcome::kReturned));
+    return report;
+  }
+
+  struct ReentryProbe {
+    ThreadBlock* block;
+    GateTarget target;
+    GateCall call;
+    GateOutcome inner;
+    bool handled;
+  };
+  // Not thread_local: the handler runs with the domain's FS base.
+  static ReentryProbe reentry_probe;
+
   struct ViewRecord {
     Napi::Reference<Napi::ArrayBuffer> buffer;
     uint64_t offset;
@@ -426,6 +489,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   uint64_t* call_area_ = nullptr;
   Napi::Reference<Napi::ArrayBuffer> call_area_ref_;
 };
+
+NativeDomain::ReentryProbe NativeDomain::reentry_probe;
 
 Napi::Value ReleaseHeldSignals(const Napi::CallbackInfo& info) {
   ReleaseAsyncSignals();

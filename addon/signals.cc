@@ -83,8 +83,8 @@ void ChainToPrevious(int signo, siginfo_t* info, void* context) {
     return;
   }
   if (action.sa_handler == SIG_DFL || action.sa_handler == SIG_IGN) {
-    // TODO(keycell): SIG_IGN for a fault signal is treated as SIG_DFL, which
-    // is what the kernel does for faults it must deliver.
+    // An ignored fault signal gets the default action too, as the kernel
+    // gives it to faults it cannot deliver.
     struct sigaction fallback = {};
     fallback.sa_handler = SIG_DFL;
     sigemptyset(&fallback.sa_mask);

@@ -11,7 +11,10 @@
 // frame with the interrupted PKRU, so a frame for a fault in domain code must
 // land on memory the domain PKRU can write (6.12 enables all keys while
 // writing frames, and works either way). SS_AUTODISARM makes the kernel start
-// every frame at the top of that stack, whatever RSP domain code left.
+// every frame at the top of that stack, whatever RSP domain code left. It is
+// installed only while asynchronous signals are held: other handlers that ask
+// for the alternate stack (V8's SIGPROF sampler) start with the kernel's PKRU,
+// which denies that key, and must find the host's own alternate stack instead.
 // Domains on one thread run one at a time, and domains are bound to the thread
 // that created them, so no other thread can rewrite a frame there.
 //
@@ -122,7 +125,7 @@ struct ThreadResources {
 
   ~ThreadResources() {
     if (!block) return;
-    sigaltstack(&previous_signal_stack, nullptr);
+    ReleaseAsyncSignals();
     WriteGsBase(0);
     ReleaseAwayFromHost(signal_stack, kSignalStackSize);
     ReleaseAwayFromHost(block, sizeof(ThreadBlock));
@@ -151,19 +154,16 @@ bool UnregisterRseq(std::string* error) {
   return false;
 }
 
-// Maps the alternate signal stack and installs it with SS_AUTODISARM.
-bool InstallSignalStack(const SharedPkeys* keys, std::string* error) {
+// Maps the thread's domain signal stack; it is installed only while
+// asynchronous signals are held (HoldAsyncSignals).
+bool MapSignalStack(const SharedPkeys* keys, std::string* error) {
   void* stack = ReserveAwayFromHost(kSignalStackSize, error);
   if (!stack) return false;
   int rc = keys ? pkey_mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE,
                                 keys->signal_stack)
                 : mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE);
-  stack_t wanted = {};
-  wanted.ss_sp = stack;
-  wanted.ss_size = kSignalStackSize;
-  wanted.ss_flags = SS_AUTODISARM;
-  if (rc != 0 || sigaltstack(&wanted, &resources.previous_signal_stack) != 0) {
-    *error = std::string("cannot install the signal stack: ") + strerror(errno);
+  if (rc != 0) {
+    *error = std::string("cannot map the signal stack: ") + strerror(errno);
     ReleaseAwayFromHost(stack, kSignalStackSize);
     return false;
   }
@@ -211,7 +211,7 @@ ThreadBlock* CurrentThreadBlock(std::string* error) {
     keycell_pkru_write_checked(pkru);
   }
 
-  if (!InstallSignalStack(pku ? &keys : nullptr, error)) {
+  if (!MapSignalStack(pku ? &keys : nullptr, error)) {
     ReleaseAwayFromHost(block, sizeof(ThreadBlock));
     return nullptr;
   }
@@ -247,6 +247,7 @@ void HoldAsyncSignals(ThreadBlock* block) {
     ReleaseAsyncSignals();
   }
   pthread_sigmask(SIG_BLOCK, &block->state.domain_sigmask, &resources.saved_mask);
+  sigaltstack(&block->state.signal_stack, &resources.previous_signal_stack);
   resources.async_held = true;
   resources.held_since_ns = CoarseNowNs();
   resources.calls_since_clock_check = 0;
@@ -255,6 +256,7 @@ void HoldAsyncSignals(ThreadBlock* block) {
 void ReleaseAsyncSignals() {
   if (!resources.async_held) return;
   resources.async_held = false;
+  sigaltstack(&resources.previous_signal_stack, nullptr);
   pthread_sigmask(SIG_SETMASK, &resources.saved_mask, nullptr);
 }
 

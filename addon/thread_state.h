@@ -84,12 +84,13 @@ void WipeSignalStackIfDirty(ThreadBlock* block);
 
 // Keeps asynchronous signals blocked on this thread from the first domain call
 // of a macrotask until ReleaseAsyncSignals, so that no host handler runs on
-// a domain stack with the domain PKRU. Long synchronous runs release and block
-// again every few milliseconds so pending signals still arrive.
+// a domain stack with the domain PKRU, and installs the domain signal stack
+// for that time. Long synchronous runs release and block again every few
+// milliseconds so pending signals still arrive.
 void HoldAsyncSignals(ThreadBlock* block);
 
-// Restores the signal mask saved by HoldAsyncSignals; pending signals are
-// delivered now. Does nothing when nothing is held.
+// Restores the alternate stack and signal mask saved by HoldAsyncSignals;
+// pending signals are delivered now. Does nothing when nothing is held.
 void ReleaseAsyncSignals();
 
 }  // namespace keycell

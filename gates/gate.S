@@ -87,6 +87,10 @@ keycell_gate_text_start:
  * so every general register that is not an argument is zeroed, as are the
  * vector registers above the six double arguments. DF is cleared as the ABI
  * requires. RET pops the target pushed by GATE_SWITCH_TO_DOMAIN.
+ *
+ * TODO(keycell): the upper halves of YMM/ZMM registers, ZMM16-31, the AVX-512
+ * mask registers and the x87 stack are not cleared: host values left there
+ * could reach the domain. Clearing them needs XSAVE feature detection.
  */
 .macro GATE_CLEAR_AND_ENTER
     movq    %r10, %rdx

@@ -2,6 +2,13 @@
  * Domains: each owns a protection key, memory tagged with it, a stack and a
  * thread pointer, and is entered only through the call gates of the addon.
  *
+ * TODO(keycell): system calls that loaded libraries make through the runtime go
+ * through the syscall gate and the domain's policy, but a raw `syscall`
+ * instruction in domain code still reaches the kernel directly (mprotect,
+ * arch_prctl, rt_sigreturn...): mediation with Syscall User Dispatch is not
+ * built yet, so isolation holds only against code that makes no raw syscalls.
+ * A domain is bound to the thread that created it.
+ *
  * ```ts
  * const domain = await Domain.create({ isolation: 'pku' });
  * domain.close();

@@ -108,6 +108,12 @@ export interface NativeDomain {
   recordSyscalls(on: boolean): void;
   /** System calls seen since the last take: all of them while recording, and the denials. */
   takeSyscalls(): { events: NativeSyscallEvent[]; denials: NativeSyscallEvent[] };
+  /** Test only, isolation 'none': a SIGUSR1 handler tries to re-enter during a call. */
+  selftestReentryFromSignal(entry: number): {
+    handled: boolean;
+    innerRefused: boolean;
+    outerReturned: boolean;
+  };
 }
 
 /** What the monitor did with one system call. */
