@@ -32,7 +32,13 @@ export interface UnavailablePath {
 
 export function napiPath(): CallPath {
   const { bench } = native();
-  return { name: 'plain N-API call', kind: 'sync', empty: bench.empty, sum: bench.sum, close: async () => {} };
+  return {
+    name: 'plain N-API call',
+    kind: 'sync',
+    empty: bench.empty,
+    sum: bench.sum,
+    close: async () => {},
+  };
 }
 
 /** koffi is optional: `keycell bench` reports the row as not measured without it. */
@@ -57,6 +63,14 @@ export async function koffiPath(): Promise<CallPath | UnavailablePath> {
   };
 }
 
+/** Returns why isolation 'pku' cannot run here, or null when it can. */
+export function pkuUnavailableReason(): string | null {
+  const { cpu } = native().probe();
+  if (!cpu.pku) return 'this CPU has no protection keys (no pku flag)';
+  if (!cpu.ospke) return 'the kernel has not enabled protection keys (no ospke flag)';
+  return null;
+}
+
 /**
  * keycell: the benchmark target loaded into a domain and called through its
  * gates, with the 64-byte buffer copied in through the argument area as any
@@ -64,10 +78,8 @@ export async function koffiPath(): Promise<CallPath | UnavailablePath> {
  */
 export async function keycellPath(isolation: Isolation): Promise<CallPath | UnavailablePath> {
   const name = `keycell call (isolation: ${isolation})`;
-  if (isolation === 'pku') {
-    const probe = native().probe();
-    if (!probe.cpu.pku || !probe.cpu.ospke) return { name, reason: 'this CPU or kernel has no protection keys' };
-  }
+  const reason = isolation === 'pku' ? pkuUnavailableReason() : null;
+  if (reason) return { name, reason };
   const domain = await Domain.create({ isolation });
   const target = await domain.load(benchTargetPath);
   const empty = target.func('int keycell_bench_empty(void)');
@@ -106,7 +118,10 @@ for (;;) {
 export async function workerPath(): Promise<CallPath> {
   const control = new SharedArrayBuffer(8);
   const shared = new SharedArrayBuffer(64);
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { addonPath, control, data: shared } });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { addonPath, control, data: shared },
+  });
   const words = new Int32Array(control);
   const data = new Uint8Array(shared);
   await new Promise((resolve) => setTimeout(resolve, 50));
