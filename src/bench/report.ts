@@ -144,13 +144,14 @@ function notMeasured(report: BenchReport): string[] {
   return rows.filter((row) => row.reason).map((row) => `  ${row.path}: ${row.reason}`);
 }
 
-/** The whole report as text: a machine line, three tables and the reasons for gaps. */
+/** The whole report as text: the machine, three tables and the reasons for gaps. */
 export function formatBench(report: BenchReport): string {
   const { machine } = report;
   const gaps = notMeasured(report);
   return [
-    `keycell bench: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, ` +
-      `Node ${machine.node}, ${machine.date}`,
+    `keycell bench: ${machine.cpu}, ${machine.cores} cores, ` +
+      `${machine.pku ? 'with' : 'no'} protection keys`,
+    `Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}`,
     callTable(report),
     'Medians per call; ratios against the plain N-API call.',
     '',
