@@ -72,63 +72,82 @@ function cell(value: number | null, format: (value: number) => string): string {
 /** Rows without separators between them: the tables stay short enough to read at a glance. */
 const COMPACT = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
 
-function newTable(head: string[], alignments: Array<'left' | 'right'>): Table.Table {
-  return new Table({
-    head,
-    colAligns: alignments,
+/** A column: its heading and which side its cells align to. */
+type Column = [heading: string, align: 'left' | 'right'];
+
+/** Renders rows of cells under `columns` as a text table. */
+function renderTable(columns: readonly Column[], rows: string[][]): string {
+  const table = new Table({
+    head: columns.map(([heading]) => heading),
+    colAligns: columns.map(([, align]) => align),
     chars: COMPACT,
     style: { head: [], border: [] },
   });
+  table.push(...rows);
+  return table.toString();
 }
 
+/** The call rows, then the syscall rows, which have one time and one ratio each. */
 function callTable(report: BenchReport): string {
-  const table = newTable(
-    ['call path', 'empty call', 'vs N-API', '64-byte buffer', 'vs N-API'],
-    ['left', 'right', 'right', 'right', 'right'],
-  );
-  for (const row of report.calls) {
-    table.push([
+  const columns: Column[] = [
+    ['call path', 'left'],
+    ['empty call', 'right'],
+    ['vs N-API', 'right'],
+    ['64-byte buffer', 'right'],
+    ['vs N-API', 'right'],
+  ];
+  return renderTable(columns, [
+    ...report.calls.map((row) => [
       row.path,
       cell(row.emptyNs, formatDuration),
       cell(row.emptyRatio, formatRatio),
       cell(row.buffer64Ns, formatDuration),
       cell(row.buffer64Ratio, formatRatio),
-    ]);
-  }
-  for (const row of report.syscalls) {
-    const time = cell(row.medianNs, formatDuration);
-    const ratio = cell(row.ratio, formatRatio);
-    table.push([row.path, time, ratio, '', '']);
-  }
-  return table.toString();
+    ]),
+    ...report.syscalls.map((row) => [
+      row.path,
+      cell(row.medianNs, formatDuration),
+      cell(row.ratio, formatRatio),
+      '',
+      '',
+    ]),
+  ]);
 }
 
 function scannerTable(report: BenchReport): string {
-  const table = newTable(
-    ['scanner', 'task', 'code', 'median', 'throughput'],
-    ['left', 'left', 'right', 'right', 'right'],
-  );
-  for (const row of report.scanner) {
-    table.push([
+  const columns: Column[] = [
+    ['scanner', 'left'],
+    ['task', 'left'],
+    ['code', 'right'],
+    ['median', 'right'],
+    ['throughput', 'right'],
+  ];
+  return renderTable(
+    columns,
+    report.scanner.map((row) => [
       row.target,
       row.task === 'search' ? 'byte search' : 'whole scan',
       `${row.codeMegabytes.toFixed(1)} MB`,
       formatDuration(row.medianMs * 1e6),
       `${row.megabytesPerSecond.toPrecision(3)} MB/s`,
-    ]);
-  }
-  return table.toString();
+    ]),
+  );
 }
 
 function loadTable(report: BenchReport): string {
-  const table = newTable(
-    ['load into a new domain', 'isolation', 'median'],
-    ['left', 'left', 'right'],
+  const columns: Column[] = [
+    ['load into a new domain', 'left'],
+    ['isolation', 'left'],
+    ['median', 'right'],
+  ];
+  return renderTable(
+    columns,
+    report.loads.map((row) => [
+      row.library,
+      row.isolation,
+      cell(row.medianMs, (ms) => formatDuration(ms * 1e6)),
+    ]),
   );
-  for (const row of report.loads) {
-    table.push([row.library, row.isolation, cell(row.medianMs, (ms) => formatDuration(ms * 1e6))]);
-  }
-  return table.toString();
 }
 
 /** Returns every row that was not measured, as "path: reason" lines. */
