@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 
+import { BenchError } from '../errors.js';
 import { measureLoads } from './loads.js';
 import { measure, type MeasureOptions } from './measure.js';
 import {
@@ -51,8 +52,8 @@ const BUFFER_SUM = (63 * 64) / 2;
 async function measurePath(path: CallPath, options: MeasureOptions): Promise<[number, number]> {
   const check = await path.sum(BUFFER);
   if (check !== BUFFER_SUM) {
-    const wrong = `${path.name} returned ${String(check)} for the 64-byte sum`;
-    throw new Error(`${wrong}, not ${BUFFER_SUM}`);
+    const wrong = `returned ${String(check)} for the 64-byte sum, not ${BUFFER_SUM}`;
+    throw new BenchError(path.name, wrong);
   }
   const empty = await measure(path, () => path.empty(), options);
   const buffer = await measure(path, () => path.sum(BUFFER), options);

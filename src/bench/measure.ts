@@ -6,6 +6,7 @@
  * library loads) are timed one at a time, with a floor on the sample count so
  * that a short sampling time still yields a median of several runs.
  */
+import { BenchError } from '../errors.js';
 import type { CallPath } from './paths.js';
 
 export interface Measurement {
@@ -61,8 +62,9 @@ export async function sample(
 
   const result = bench.tasks[0].result;
   if (!('latency' in result) || result.latency === undefined) {
-    const reason = 'error' in result ? String(result.error) : result.state;
-    throw new Error(`benchmark of ${name} did not complete: ${reason}`);
+    const cause = 'error' in result ? result.error : undefined;
+    const reason = cause === undefined ? result.state : String(cause);
+    throw new BenchError(name, `did not complete: ${reason}`, { cause });
   }
   return {
     medianMs: result.latency.p50,

@@ -17,7 +17,9 @@ import {
   type BenchReport,
   type CallRow,
 } from '../../src/bench/index.js';
+import { sample } from '../../src/bench/measure.js';
 import { emulationReason } from '../../src/cli/bench.js';
+import { BenchError } from '../../src/errors.js';
 import { native, packageRoot } from '../../src/native.js';
 
 const cli = path.join(packageRoot, 'bin', 'keycell.js');
@@ -205,6 +207,17 @@ describe('bench helpers', () => {
     expect(formatRatio(1.234)).toBe('1.2x');
     expect(formatRatio(206.4)).toBe('206x');
     expect(formatRatio(1622.2)).toBe('1,622x');
+  });
+
+  test('a task that throws fails its benchmark with the task named and the cause kept', async () => {
+    const boom = new Error('boom');
+    const failing = () => {
+      throw boom;
+    };
+    const failed = sample('failing task', failing, { timeMs: 10 });
+    await expect(failed).rejects.toThrow(BenchError);
+    await expect(failed).rejects.toMatchObject({ task: 'failing task', cause: boom });
+    await expect(failed).rejects.toThrow(/^failing task: did not complete: Error: boom$/);
   });
 
   test('only the guest runner\'s variable marks an emulated machine', () => {
