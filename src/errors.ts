@@ -355,3 +355,14 @@ export class LoadError extends KeycellError {
     return new LoadError('DOMAIN_FULL', file, `${file}: ${defect}`, { defect });
   }
 }
+
+/** A benchmark task failed, or a call path computed a wrong answer before timing. */
+export class BenchError extends KeycellError {
+  /** The task or call path, as `keycell bench` names it. */
+  readonly task: string;
+
+  constructor(task: string, message: string, options?: { cause?: unknown }) {
+    super('BENCH_FAILED', `${task}: ${message}`, options);
+    this.task = task;
+  }
+}

@@ -63,6 +63,14 @@ export async function koffiPath(): Promise<CallPath | UnavailablePath> {
   };
 }
 
+/** Returns why isolation 'pku' cannot run here, or null when it can. */
+export function pkuUnavailableReason(): string | null {
+  const { cpu } = native().probe();
+  if (!cpu.pku) return 'this CPU has no protection keys (no pku flag)';
+  if (!cpu.ospke) return 'the kernel has not enabled protection keys (no ospke flag)';
+  return null;
+}
+
 /**
  * keycell: the benchmark target loaded into a domain and called through its
  * gates, with the 64-byte buffer copied in through the argument area as any
@@ -70,11 +78,8 @@ export async function koffiPath(): Promise<CallPath | UnavailablePath> {
  */
 export async function keycellPath(isolation: Isolation): Promise<CallPath | UnavailablePath> {
   const name = `keycell call (isolation: ${isolation})`;
-  if (isolation === 'pku') {
-    const probe = native().probe();
-    if (!probe.cpu.pku || !probe.cpu.ospke)
-      return { name, reason: 'this CPU or kernel has no protection keys' };
-  }
+  const reason = isolation === 'pku' ? pkuUnavailableReason() : null;
+  if (reason) return { name, reason };
   const domain = await Domain.create({ isolation });
   const target = await domain.load(benchTargetPath);
   const empty = target.func('int keycell_bench_empty(void)');

@@ -1,72 +1,57 @@
 /**
- * Scan throughput on the node binary and glibc: the candidate search alone
- * (Buffer.indexOf over the executable bytes) and a whole scan (ELF parsing,
- * search, Capstone explanations and symbol lookup). Files are read once
- * beforehand, so disk speed does not enter the figures.
- *
- * Run with `npm run bench:scanner`; prints one row per target and task.
+ * Scan throughput on the node binary and glibc, for `keycell bench`: the
+ * candidate search alone (Buffer.indexOf over the executable bytes) and a
+ * whole scan (ELF parsing, search, Capstone explanations and symbol lookup).
+ * Files are read once beforehand, so disk speed does not enter the figures;
+ * throughput counts executable bytes, the bytes the scanner searches.
  */
 import fs from 'node:fs';
 
 import { executableRegions, findPatterns, parseElf, scanElf } from '../scanner/index.js';
+import { sampleSlow, type MeasureOptions } from './measure.js';
 
-const TARGETS = [process.execPath, '/lib/x86_64-linux-gnu/libc.so.6'];
+/** The running node binary and the C library: one large and one typical target. */
+export const SCANNER_TARGETS = [process.execPath, '/lib/x86_64-linux-gnu/libc.so.6'];
 
-/** Milliseconds each task is sampled for. */
-const TIME = 1500;
-
-interface Row {
+export interface ScannerRow {
   target: string;
-  task: string;
+  /** `search`: the byte search alone; `scan`: everything `keycell scan` does to a file. */
+  task: 'search' | 'scan';
+  /** Megabytes (10^6 bytes) of executable code in the target. */
   codeMegabytes: number;
-  meanMilliseconds: number;
+  medianMs: number;
   megabytesPerSecond: number;
   samples: number;
 }
 
-async function main(): Promise<void> {
-  // tinybench is an ES module; this file compiles to CommonJS, which may import() it.
-  const { Bench } = await import('tinybench');
-  const bench = new Bench({ time: TIME, warmupTime: 300 });
-  const codeBytes = new Map<string, number>();
-
-  for (const target of TARGETS) {
+/** Measures both tasks on every target, in order. */
+export async function measureScanner(
+  options: MeasureOptions,
+  targets: readonly string[] = SCANNER_TARGETS,
+): Promise<ScannerRow[]> {
+  const rows: ScannerRow[] = [];
+  for (const target of targets) {
     const bytes = fs.readFileSync(target);
     const regions = executableRegions(parseElf(bytes, target));
-    codeBytes.set(
-      target,
-      regions.reduce((sum, region) => sum + region.bytes.length, 0),
-    );
-    bench.add(`${target}|search`, () => {
-      for (const region of regions) findPatterns(region.bytes);
-    });
-    bench.add(`${target}|scan`, async () => {
-      await scanElf(bytes, target);
-    });
-  }
-  await bench.run();
+    const codeMegabytes = regions.reduce((sum, region) => sum + region.bytes.length, 0) / 1e6;
 
-  const rows: Row[] = bench.tasks.map((task) => {
-    const [target, name] = task.name.split('|');
-    const result = task.result;
-    if (result.state !== 'completed') {
-      throw new Error(`${task.name} did not complete: ${result.state}`);
-    }
-    const megabytes = codeBytes.get(target)! / 1e6;
-    const mean = result.latency.mean;
-    return {
-      target,
-      task: name,
-      codeMegabytes: Number(megabytes.toFixed(1)),
-      meanMilliseconds: Number(mean.toFixed(2)),
-      megabytesPerSecond: Math.round(megabytes / (mean / 1000)),
-      samples: result.latency.samplesCount,
+    const tasks = {
+      search: () => {
+        for (const region of regions) findPatterns(region.bytes);
+      },
+      scan: () => scanElf(bytes, target),
     };
-  });
-  console.table(rows);
+    for (const [task, run] of Object.entries(tasks) as [ScannerRow['task'], () => unknown][]) {
+      const latency = await sampleSlow(`${task} ${target}`, run, options);
+      rows.push({
+        target,
+        task,
+        codeMegabytes,
+        medianMs: latency.medianMs,
+        megabytesPerSecond: codeMegabytes / (latency.medianMs / 1000),
+        samples: latency.samples,
+      });
+    }
+  }
+  return rows;
 }
-
-main().catch((error: unknown) => {
-  process.stderr.write(`bench:scanner: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
-});
