@@ -137,7 +137,7 @@ export interface NativeAddon {
   };
   probe(): NativeProbe;
   /** The benchmark target's functions behind plain Node-API calls (no isolation). */
-  bench: { empty(): number; sum(data: Uint8Array): number };
+  bench: { empty(): number; sum(data: Uint8Array): number; getpid(): number };
   domain: {
     NativeDomain: new (isolation: 'pku' | 'none') => NativeDomain;
     /** Lets asynchronous signals held back during domain calls through. */

@@ -18,8 +18,9 @@ import {
   type CallPath,
   type UnavailablePath,
 } from './paths.js';
-import type { BenchReport, CallRow, SyscallRow } from './report.js';
+import type { BenchReport, CallRow } from './report.js';
 import { measureScanner } from './scanner.js';
+import { measureSyscalls } from './syscalls.js';
 
 export { callChart } from './chart.js';
 export { formatBench, formatDuration, formatRatio } from './report.js';
@@ -32,18 +33,6 @@ export const PRESETS: Record<'quick' | 'full', MeasureOptions> = {
   quick: { timeMs: 60, batch: 200, slowSamples: 2 },
   full: { timeMs: 1000, batch: 2000, slowSamples: 10 },
 };
-
-/**
- * The ways a domain's syscall can reach the kernel. None can be timed until
- * keycell mediates syscalls; the rows stay in the report so that the gap shows.
- */
-const SYSCALL_PATHS = [
-  'mediated syscall, direct',
-  'mediated syscall, gate path',
-  'mediated syscall, trapped path',
-];
-// TODO(keycell): time getpid through each path once syscall mediation exists.
-const NO_SYSCALL_MEDIATION = 'syscall mediation is not implemented yet';
 
 const BUFFER = Uint8Array.from({ length: 64 }, (_, i) => i);
 const BUFFER_SUM = (63 * 64) / 2;
@@ -116,12 +105,7 @@ export async function runBench(options: MeasureOptions = PRESETS.full): Promise<
     date: new Date().toISOString(),
   };
   const calls = await measureCalls(options);
-  const syscalls: SyscallRow[] = SYSCALL_PATHS.map((path) => ({
-    path,
-    medianNs: null,
-    ratio: null,
-    reason: NO_SYSCALL_MEDIATION,
-  }));
+  const syscalls = await measureSyscalls(options);
   const scanner = await measureScanner(options);
   const loads = await measureLoads(options);
   return { machine, calls, syscalls, scanner, loads };

@@ -110,10 +110,18 @@ describe('keycell bench', () => {
     expect(row('child_process round trip').emptyRatio).toBeGreaterThan(5);
 
     expect(report.syscalls.map((entry) => entry.path)).toEqual([
-      'mediated syscall, direct',
-      'mediated syscall, gate path',
+      'syscall, direct (no mediation)',
+      'mediated syscall, gate path (isolation: none)',
+      'mediated syscall, gate path (isolation: pku)',
       'mediated syscall, trapped path',
     ]);
+    const direct = report.syscalls[0];
+    const gate = report.syscalls[1];
+    expect(direct.medianNs).toBeGreaterThan(0);
+    expect(direct.ratio).toBe(1);
+    // The gate path adds a domain call and the monitor to the same getpid.
+    expect(gate.medianNs).toBeGreaterThan(direct.medianNs!);
+    expect(gate.ratio).toBeCloseTo(gate.medianNs! / direct.medianNs!, 6);
 
     expect(report.scanner.map((entry) => [entry.target, entry.task])).toEqual([
       [process.execPath, 'search'],
@@ -154,14 +162,16 @@ describe('keycell bench', () => {
         expect(entry.reason).toMatch(/no protection keys|not enabled protection keys/);
       }
     }
-    for (const entry of report.syscalls) {
-      expect(entry).toEqual({
-        path: entry.path,
-        medianNs: null,
-        ratio: null,
-        reason: 'syscall mediation is not implemented yet',
-      });
-    }
+    const pkuGate = report.syscalls[2];
+    if (pku) expect(pkuGate.reason).toBeUndefined();
+    else
+      expect(pkuGate).toMatchObject({ medianNs: null, ratio: null, reason: /no protection keys/ });
+    expect(report.syscalls[3]).toEqual({
+      path: 'mediated syscall, trapped path',
+      medianNs: null,
+      ratio: null,
+      reason: 'raw syscall instructions are not trapped yet (Syscall User Dispatch)',
+    });
 
     const gaps = [...report.calls, ...report.syscalls].filter((entry) => entry.reason);
     const notMeasured = stdout.slice(stdout.indexOf('Not measured:'));
@@ -173,8 +183,8 @@ describe('keycell bench', () => {
     expect(root).toBe('svg');
     for (const name of CALL_PATHS) expect(texts).toContain(name);
 
-    const measured = report.calls.filter((entry): entry is CallRow & { emptyNs: number } =>
-      entry.emptyNs !== null,
+    const measured = report.calls.filter(
+      (entry): entry is CallRow & { emptyNs: number } => entry.emptyNs !== null,
     );
     for (const entry of measured) {
       const ratio = formatRatio(entry.emptyRatio!);
@@ -220,7 +230,7 @@ describe('bench helpers', () => {
     await expect(failed).rejects.toThrow(/^failing task: did not complete: Error: boom$/);
   });
 
-  test('only the guest runner\'s variable marks an emulated machine', () => {
+  test("only the guest runner's variable marks an emulated machine", () => {
     expect(emulationReason({})).toBeNull();
     expect(emulationReason({ KEYCELL_GUEST_KERNEL: '6.12' })).toMatch(/kernel 6\.12/);
   });
