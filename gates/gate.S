@@ -21,6 +21,7 @@
  * never changed here.
  */
 #include "../addon/gate_layout.h"
+#include "pkru_macros.h"
 
     .text
     /* Hidden: these symbols are reached RIP-relative from inside the addon. */
@@ -104,16 +105,7 @@ keycell_gate_text_start:
     xorl    %r13d, %r13d
     xorl    %r14d, %r14d
     xorl    %r15d, %r15d
-    pxor    %xmm6, %xmm6
-    pxor    %xmm7, %xmm7
-    pxor    %xmm8, %xmm8
-    pxor    %xmm9, %xmm9
-    pxor    %xmm10, %xmm10
-    pxor    %xmm11, %xmm11
-    pxor    %xmm12, %xmm12
-    pxor    %xmm13, %xmm13
-    pxor    %xmm14, %xmm14
-    pxor    %xmm15, %xmm15
+    CLEAR_XMM 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     cld
     ret
 .endm
@@ -141,15 +133,7 @@ keycell_gate_call_pku:
     /* Invariant 1: write the domain PKRU, then prove it against the gate
      * page (readable, not writable, under the domain PKRU) twice: EAX after
      * the write and a fresh RDPKRU. */
-    movl    %gs:GC_DOMAIN_PKRU, %eax
-    xorl    %ecx, %ecx
-    xorl    %edx, %edx
-    wrpkru
-    cmpl    %gs:GC_DOMAIN_PKRU, %eax
-    jne     keycell_gate_check_failed
-    rdpkru
-    cmpl    %gs:GC_DOMAIN_PKRU, %eax
-    jne     keycell_gate_check_failed
+    WRITE_PKRU_CHECKED GC_DOMAIN_PKRU, keycell_gate_check_failed
 
     GATE_CLEAR_AND_ENTER
     .size   keycell_gate_call_pku, .-keycell_gate_call_pku
@@ -188,17 +172,9 @@ keycell_gate_exit:
     /* Invariant 1: restore the host PKRU saved at entry. The value comes
      * from the gate page, which the domain could read but not change. On an
      * open gate no PKRU was switched and the CPU may lack the instruction. */
-    movl    %gs:GC_HOST_PKRU, %eax
     cmpl    $0, %gs:GC_DOMAIN_PKRU
     je      1f
-    xorl    %ecx, %ecx
-    xorl    %edx, %edx
-    wrpkru
-    cmpl    %gs:GC_HOST_PKRU, %eax
-    jne     keycell_gate_check_failed
-    rdpkru
-    cmpl    %gs:GC_HOST_PKRU, %eax
-    jne     keycell_gate_check_failed
+    WRITE_PKRU_CHECKED GC_HOST_PKRU, keycell_gate_check_failed
 1:
     /* Only a thread that entered through a gate may leave through one: a
      * domain that jumps here on an idle thread stops on UD2. */

@@ -16,6 +16,7 @@
  * frames are on their own stacks and they never ran domain code.
  */
 #include "../addon/gate_layout.h"
+#include "pkru_macros.h"
 
 #define SYS_RT_SIGRETURN 15
 
@@ -37,15 +38,7 @@ keycell_signal_entry:
     cmpl    $0, %gs:TS_PKU_AVAILABLE
     je      .Lhost_thread_pointer
     movq    %rdx, %r8
-    movl    %gs:TS_SIGNAL_PKRU, %eax
-    xorl    %ecx, %ecx
-    xorl    %edx, %edx
-    wrpkru
-    cmpl    %gs:TS_SIGNAL_PKRU, %eax
-    jne     .Lcheck_failed
-    rdpkru
-    cmpl    %gs:TS_SIGNAL_PKRU, %eax
-    jne     .Lcheck_failed
+    WRITE_PKRU_CHECKED TS_SIGNAL_PKRU, .Lcheck_failed
     movq    %r8, %rdx
 
 .Lhost_thread_pointer:

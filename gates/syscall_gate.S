@@ -15,6 +15,7 @@
  * the thread is inside a domain call.
  */
 #include "../addon/gate_layout.h"
+#include "pkru_macros.h"
 
     .text
 
@@ -25,15 +26,7 @@
     movq    %rcx, %r11
 .if \pku
     /* Invariant 1: the host PKRU of this call, proved twice. */
-    movl    %gs:GC_HOST_PKRU, %eax
-    xorl    %ecx, %ecx
-    xorl    %edx, %edx
-    wrpkru
-    cmpl    %gs:GC_HOST_PKRU, %eax
-    jne     keycell_syscall_gate_failed
-    rdpkru
-    cmpl    %gs:GC_HOST_PKRU, %eax
-    jne     keycell_syscall_gate_failed
+    WRITE_PKRU_CHECKED GC_HOST_PKRU, keycell_syscall_gate_failed
 .endif
     /* Only a thread inside a domain call comes through; from here on a fault
      * is the host's, so the thread no longer counts as in the domain. */
@@ -65,15 +58,7 @@
     movq    $1, %gs:TS_IN_DOMAIN
     movq    %gs:TS_SYSCALL_RESULT, %r11
 .if \pku
-    movl    %gs:GC_DOMAIN_PKRU, %eax
-    xorl    %ecx, %ecx
-    xorl    %edx, %edx
-    wrpkru
-    cmpl    %gs:GC_DOMAIN_PKRU, %eax
-    jne     keycell_syscall_gate_failed
-    rdpkru
-    cmpl    %gs:GC_DOMAIN_PKRU, %eax
-    jne     keycell_syscall_gate_failed
+    WRITE_PKRU_CHECKED GC_DOMAIN_PKRU, keycell_syscall_gate_failed
 .endif
     /* Address secrecy: the monitor's caller-saved registers go; RBX, RBP and
      * R12-R15 are the domain's own, preserved by the monitor as the ABI says. */
@@ -86,22 +71,7 @@
     xorl    %r9d, %r9d
     xorl    %r10d, %r10d
     xorl    %r11d, %r11d
-    pxor    %xmm0, %xmm0
-    pxor    %xmm1, %xmm1
-    pxor    %xmm2, %xmm2
-    pxor    %xmm3, %xmm3
-    pxor    %xmm4, %xmm4
-    pxor    %xmm5, %xmm5
-    pxor    %xmm6, %xmm6
-    pxor    %xmm7, %xmm7
-    pxor    %xmm8, %xmm8
-    pxor    %xmm9, %xmm9
-    pxor    %xmm10, %xmm10
-    pxor    %xmm11, %xmm11
-    pxor    %xmm12, %xmm12
-    pxor    %xmm13, %xmm13
-    pxor    %xmm14, %xmm14
-    pxor    %xmm15, %xmm15
+    CLEAR_XMM 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     ret
 .endm
 

@@ -241,7 +241,8 @@ describe('long runs (full counts)', () => {
     for (let i = 0; i < 10_000; i++) openDomain({ isolation: 'none' }).close();
     const after = addressSpace();
     console.log(`address space after 10,000 'none' cycles: ${JSON.stringify({ before, after })}`);
-    expect(after.largeMappings).toBe(before.largeMappings);
+    // Fewer is fine (V8 may give reservations back meanwhile); more would be a leaked domain.
+    expect(after.largeMappings).toBeLessThanOrEqual(before.largeMappings);
     expect(after.mappedBytes - before.mappedBytes).toBeLessThan(2 ** 30);
     expect(native().domain.openDomains()).toBe(0);
   });

@@ -188,7 +188,8 @@ describe(`domains isolated by protection keys (${pkuPlatform()})`, () => {
         `${JSON.stringify({ before, after })}`,
     );
     expect(keysAfter).toBe(keysBefore);
-    expect(after.largeMappings).toBe(before.largeMappings);
+    // Fewer is fine (V8 may give reservations back meanwhile); more would be a leaked domain.
+    expect(after.largeMappings).toBeLessThanOrEqual(before.largeMappings);
     expect(after.mappedBytes - before.mappedBytes).toBeLessThan(2 ** 30);
   }, 300_000);
 
