@@ -1,6 +1,6 @@
 # Builds the same addon as CMakeLists.txt with node-gyp: every addon/*.cc and
 # gates/*.S source, listed by the shell so that both builds stay in step, plus
-# the sandbox-side runtime and the benchmark target library.
+# the sandbox-side runtime, the benchmark target and the demo's library.
 {
   "targets": [
     {
@@ -36,6 +36,14 @@
         "-nostdlib", "-Wl,-Bsymbolic", "-Wl,-z,now", "-Wl,-z,relro", "-Wl,-z,noexecstack",
         "-Wl,--no-undefined"
       ]
+    },
+    {
+      "target_name": "keycell-demo-malicious",
+      "type": "shared_library",
+      "product_name": "keycell-demo-malicious",
+      "product_extension": "so",
+      "sources": ["addon/demo/demo_malicious.c"],
+      "cflags": ["-O2", "-fvisibility=hidden"]
     },
     {
       "target_name": "keycell-bench-target",

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 
 import { registerBench } from './cli/bench.js';
+import { registerDemo } from './cli/demo.js';
 import { registerAudit } from './cli/audit.js';
 import { registerDoctor } from './cli/doctor.js';
 import { registerGuest } from './cli/guest.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version(version)
     .enablePositionalOptions();
   registerBench(program);
+  registerDemo(program);
   registerDoctor(program);
   registerGuest(program);
   registerScan(program);
