@@ -87,7 +87,7 @@ function renderTable(columns: readonly Column[], rows: string[][]): string {
   return table.toString();
 }
 
-/** The call rows, then the syscall rows, which have one time and one ratio each. */
+/** The call rows: an empty call and a 64-byte buffer call through each path. */
 function callTable(report: BenchReport): string {
   const columns: Column[] = [
     ['call path', 'left'],
@@ -104,14 +104,30 @@ function callTable(report: BenchReport): string {
       cell(row.buffer64Ns, formatDuration),
       cell(row.buffer64Ratio, formatRatio),
     ]),
-    ...report.syscalls.map((row) => [
+  ]);
+}
+
+/** The syscall rows: getpid by each path, against the unmediated call. */
+function syscallTable(report: BenchReport): string {
+  const columns: Column[] = [
+    ['system call (getpid)', 'left'],
+    ['median', 'right'],
+    ['vs direct', 'right'],
+  ];
+  return renderTable(
+    columns,
+    report.syscalls.map((row) => [
       row.path,
       cell(row.medianNs, formatDuration),
       cell(row.ratio, formatRatio),
-      '',
-      '',
     ]),
-  ]);
+  );
+}
+
+/** MB/s with three significant digits, without exponent notation. */
+function formatThroughput(megabytesPerSecond: number): string {
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.max(megabytesPerSecond, 1))));
+  return `${megabytesPerSecond.toFixed(digits)} MB/s`;
 }
 
 function scannerTable(report: BenchReport): string {
@@ -129,7 +145,7 @@ function scannerTable(report: BenchReport): string {
       row.task === 'search' ? 'byte search' : 'whole scan',
       `${row.codeMegabytes.toFixed(1)} MB`,
       formatDuration(row.medianMs * 1e6),
-      `${row.megabytesPerSecond.toPrecision(3)} MB/s`,
+      formatThroughput(row.megabytesPerSecond),
     ]),
   );
 }
@@ -173,6 +189,10 @@ export function formatBench(report: BenchReport): string {
     `Linux ${machine.kernel}, Node ${machine.node}, ${machine.date}`,
     callTable(report),
     'Medians per call; ratios against the plain N-API call.',
+    '',
+    syscallTable(report),
+    'getpid from inside a domain, through its runtime and the syscall gate, against getpid ' +
+      'called directly.',
     '',
     scannerTable(report),
     'Throughput counts the executable bytes of each file.',
