@@ -25,6 +25,8 @@
 // glibc falls back to a system call for sched_getcpu when rseq is off.
 #include "thread_state.h"
 
+#include <asm/prctl.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -90,7 +92,10 @@ uint64_t ReadGsBase() {
   return base;
 }
 
-void WriteGsBase(uint64_t base) { asm volatile("wrgsbase %0" : : "r"(base) : "memory"); }
+// Through arch_prctl rather than WRGSBASE: GS base is the anchor of trusted
+// per-thread state, and a WRGSBASE in keycell's own code would be a gadget for
+// forging it. This runs twice in a thread's life, so the syscall costs nothing.
+void WriteGsBase(uint64_t base) { syscall(SYS_arch_prctl, ARCH_SET_GS, base); }
 
 uint64_t ReadFsBase() {
   uint64_t base;

@@ -62,6 +62,17 @@ describe('host audit', () => {
     expect(site!.reason).toMatch(/ud2/);
   });
 
+  test("every WRPKRU in keycell's addon is a verified gate, and it holds no WRGSBASE", () => {
+    const own = report.sites.filter((site) => site.finding.file.endsWith('keycell.node'));
+    const wrpkru = own.filter((site) => site.finding.kind === 'wrpkru');
+    // The entry, exit, syscall and signal gates, and the host-side checked write.
+    expect(wrpkru.length).toBeGreaterThanOrEqual(5);
+    for (const site of wrpkru) expect(site.verdict, site.finding.symbol?.name).toBe('gate');
+    // GS base anchors trusted per-thread state: keycell sets it with arch_prctl only.
+    expect(own.filter((site) => site.finding.kind === 'wrgsbase')).toEqual([]);
+    expect(own.filter((site) => site.finding.kind === 'xrstor')).toEqual([]);
+  });
+
   test('parseMaps reads the kernel format', () => {
     const [mapping] = parseMaps('7f0000001000-7f0000002000 r-xp 00001000 08:01 1234   /lib/x.so\n');
     expect(mapping).toEqual({
