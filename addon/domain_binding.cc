@@ -6,8 +6,8 @@
 #include <pthread.h>
 
 #include <atomic>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -16,6 +16,7 @@
 #include "gate_call.h"
 #include "pkeys.h"
 #include "pkru.h"
+#include "policy_js.h"
 #include "signals.h"
 #include "syscall_monitor.h"
 #include "thread_state.h"
@@ -63,25 +64,25 @@ bool ReadOffset(const Napi::CallbackInfo& info, size_t index, const char* what, 
 class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeDomain",
-                       {
-                           InstanceMethod<&NativeDomain::Close>("close"),
-                           InstanceMethod<&NativeDomain::Layout>("layout"),
-                           InstanceMethod<&NativeDomain::SetThreadVector>("setThreadVector"),
-                           InstanceMethod<&NativeDomain::Protect>("protect"),
-                           InstanceMethod<&NativeDomain::Read>("read"),
-                           InstanceMethod<&NativeDomain::Write>("write"),
-                           InstanceMethod<&NativeDomain::View>("view"),
-                           InstanceMethod<&NativeDomain::CallArea>("callArea"),
-                           InstanceMethod<&NativeDomain::Call>("call"),
-                           InstanceMethod<&NativeDomain::Fault>("fault"),
-                           InstanceMethod<&NativeDomain::SetPolicy>("setPolicy"),
-                           InstanceMethod<&NativeDomain::SyscallGate>("syscallGate"),
-                           InstanceMethod<&NativeDomain::RecordSyscalls>("recordSyscalls"),
-                           InstanceMethod<&NativeDomain::TakeSyscalls>("takeSyscalls"),
-                           InstanceMethod<&NativeDomain::SelftestReentryFromSignal>(
-                               "selftestReentryFromSignal"),
-                       });
+    return DefineClass(
+        env, "NativeDomain",
+        {
+            InstanceMethod<&NativeDomain::Close>("close"),
+            InstanceMethod<&NativeDomain::Layout>("layout"),
+            InstanceMethod<&NativeDomain::SetThreadVector>("setThreadVector"),
+            InstanceMethod<&NativeDomain::Protect>("protect"),
+            InstanceMethod<&NativeDomain::Read>("read"),
+            InstanceMethod<&NativeDomain::Write>("write"),
+            InstanceMethod<&NativeDomain::View>("view"),
+            InstanceMethod<&NativeDomain::CallArea>("callArea"),
+            InstanceMethod<&NativeDomain::Call>("call"),
+            InstanceMethod<&NativeDomain::Fault>("fault"),
+            InstanceMethod<&NativeDomain::SetPolicy>("setPolicy"),
+            InstanceMethod<&NativeDomain::SyscallGate>("syscallGate"),
+            InstanceMethod<&NativeDomain::RecordSyscalls>("recordSyscalls"),
+            InstanceMethod<&NativeDomain::TakeSyscalls>("takeSyscalls"),
+            InstanceMethod<&NativeDomain::SelftestReentryFromSignal>("selftestReentryFromSignal"),
+        });
   }
 
   // new NativeDomain('pku' | 'none')
@@ -337,12 +338,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
     policy::Table table;
-    std::string error;
-    if (!policy::Table::Parse(bytes.Data(), bytes.ByteLength(), &table, &error)) {
-      return Fail(env, "SYSTEM", error);
-    }
+    if (!TableFromJs(env, info[0], "setPolicy", &table)) return env.Undefined();
     monitor_ = std::make_unique<monitor::Monitor>(std::move(table), memory_.Ranges(),
                                                   info[1].As<Napi::String>().Utf8Value());
     target_.monitor = monitor_.get();
@@ -446,8 +443,8 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
 
     uint64_t result;
     double float_result;
-    GateOutcome outer = CallThroughGate(block_, target_, reentry_probe.call, &result,
-                                        &float_result, &fault_);
+    GateOutcome outer =
+        CallThroughGate(block_, target_, reentry_probe.call, &result, &float_result, &fault_);
     pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
     sigaction(SIGUSR1, &previous, nullptr);
 

@@ -6,9 +6,26 @@
 #include <memory>
 
 #include "policy.h"
+#include "policy_js.h"
 #include "syscall_monitor.h"
 
 namespace keycell {
+
+bool TableFromJs(Napi::Env env, Napi::Value value, const char* caller, policy::Table* table) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, std::string(caller) + ": the policy table must be a Uint8Array")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Uint8Array bytes = value.As<Napi::Uint8Array>();
+  std::string error;
+  if (!policy::Table::Parse(bytes.Data(), bytes.ByteLength(), table, &error)) {
+    Napi::Error::New(env, std::string(caller) + ": " + error).ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
 namespace {
 
 Napi::Value AlwaysDenied(const Napi::CallbackInfo& info) {
@@ -43,13 +60,8 @@ Napi::Value Decide(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
   policy::Table table;
-  std::string error;
-  if (!policy::Table::Parse(bytes.Data(), bytes.ByteLength(), &table, &error)) {
-    Napi::Error::New(env, error).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!TableFromJs(env, info[0], "decide", &table)) return env.Undefined();
 
   Napi::Object request_object = info[1].As<Napi::Object>();
   policy::Request request;
@@ -105,13 +117,8 @@ class NativeMonitor : public Napi::ObjectWrap<NativeMonitor> {
           .ThrowAsJavaScriptException();
       return;
     }
-    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
     policy::Table table;
-    std::string error;
-    if (!policy::Table::Parse(bytes.Data(), bytes.ByteLength(), &table, &error)) {
-      Napi::Error::New(env, error).ThrowAsJavaScriptException();
-      return;
-    }
+    if (!TableFromJs(env, info[0], "NativeMonitor", &table)) return;
     Napi::Buffer<uint8_t> memory = info[1].As<Napi::Buffer<uint8_t>>();
     memory_ref_ = Napi::Persistent(memory);
     auto start = reinterpret_cast<uintptr_t>(memory.Data());

@@ -6,31 +6,23 @@
  */
 import zlib from 'node:zlib';
 
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 
 import { Domain } from '../../src/domain.js';
 import { LoadError } from '../../src/errors.js';
 import { parseSignature, SignatureError } from '../../src/loader/signature.js';
 import { DomainPointer } from '../../src/pointer.js';
+import { domainPool } from '../support/domain-pool.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
 
 const LIBZ = '/usr/lib/x86_64-linux-gnu/libz.so.1';
-const domains: Domain[] = [];
 let fixtures: LoaderFixtures;
 
 beforeAll(() => {
   fixtures = buildLoaderFixtures();
 });
 
-afterEach(() => {
-  for (const domain of domains.splice(0)) domain.close();
-});
-
-async function domain(): Promise<Domain> {
-  const created = await Domain.create({ isolation: 'none' });
-  domains.push(created);
-  return created;
-}
+const domain = domainPool({ isolation: 'none' });
 
 describe('signatures', () => {
   test('parse C declarations with and without parameter names', () => {

@@ -5,31 +5,23 @@
  */
 import net from 'node:net';
 
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 
 import { Domain, type SyscallEvent } from '../../src/domain.js';
 import { PolicyViolation, SandboxFault } from '../../src/errors.js';
 import { PolicyError } from '../../src/policy/index.js';
+import { domainPool } from '../support/domain-pool.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
 import { checkSodium, LIBSODIUM } from '../support/sodium.js';
 
 const EPERM = 1;
 let fixtures: LoaderFixtures;
-const domains: Domain[] = [];
 
 beforeAll(() => {
   fixtures = buildLoaderFixtures();
 });
 
-afterEach(() => {
-  for (const domain of domains.splice(0)) domain.close();
-});
-
-async function domain(options: Parameters<typeof Domain.create>[0] = {}): Promise<Domain> {
-  const created = await Domain.create({ isolation: 'none', ...options });
-  domains.push(created);
-  return created;
-}
+const domain = domainPool({ isolation: 'none' });
 
 /** Starts a loopback server that records whether anyone connected. */
 async function listener(): Promise<{ port: number; connections: () => number; close: () => void }> {

@@ -6,32 +6,23 @@
  */
 import zlib from 'node:zlib';
 
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 
-import { Domain } from '../../src/domain.js';
 import { SandboxFault } from '../../src/errors.js';
 import { native } from '../../src/native.js';
+import { domainPool } from '../support/domain-pool.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
 import { pkuPlatform, requirePku } from '../support/pku.js';
 
 const LIBZ = '/usr/lib/x86_64-linux-gnu/libz.so.1';
 let fixtures: LoaderFixtures;
-const domains: Domain[] = [];
 
 beforeAll(() => {
   requirePku();
   fixtures = buildLoaderFixtures();
 }, 120_000);
 
-afterEach(() => {
-  for (const domain of domains.splice(0)) domain.close();
-});
-
-async function domain(): Promise<Domain> {
-  const created = await Domain.create({ isolation: 'pku' });
-  domains.push(created);
-  return created;
-}
+const domain = domainPool({ isolation: 'pku' });
 
 describe(`loaded libraries under protection keys (${pkuPlatform()})`, () => {
   test('zlib compresses and inflates 10 MB inside the domain', async () => {

@@ -3,32 +3,24 @@
  * protection keys, with their system calls going through the syscall gate
  * and the domain's policy.
  */
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 
-import { Domain, type SyscallEvent } from '../../src/domain.js';
+import type { SyscallEvent } from '../../src/domain.js';
 import { PolicyViolation } from '../../src/errors.js';
+import { domainPool } from '../support/domain-pool.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
 import { pkuPlatform, requirePku } from '../support/pku.js';
 import { checkSodium } from '../support/sodium.js';
 
 const EPERM = 1;
 let fixtures: LoaderFixtures;
-const domains: Domain[] = [];
 
 beforeAll(() => {
   requirePku();
   fixtures = buildLoaderFixtures();
 }, 120_000);
 
-afterEach(() => {
-  for (const domain of domains.splice(0)) domain.close();
-});
-
-async function domain(options: Parameters<typeof Domain.create>[0]): Promise<Domain> {
-  const created = await Domain.create({ isolation: 'pku', ...options });
-  domains.push(created);
-  return created;
-}
+const domain = domainPool({ isolation: 'pku' });
 
 describe(`system calls under protection keys (${pkuPlatform()})`, () => {
   test('libsodium works in a no-network domain: vectors, secretbox, randomness', async () => {
