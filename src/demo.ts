@@ -108,7 +108,8 @@ async function containMisbehaviour(print: Print): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
     for (const event of denied) {
       print(
-        `   ${event.syscall}(${event.args.slice(0, 3).join(', ')}) from ${hex(event.instructionPointer)}: ` +
+        `   ${event.syscall}(${event.args.slice(0, 3).join(', ')}) ` +
+          `from ${hex(event.instructionPointer)}: ` +
           stopped(`denied`) +
           ` (${event.reason})`,
       );

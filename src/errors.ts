@@ -69,7 +69,8 @@ export class SandboxFault extends KeycellError {
     const where = `at ${hexAddress(report.instructionPointer)}`;
     const what =
       kind === 'pku' || kind === 'segv' || kind === 'bus'
-        ? `, address ${hexAddress(report.address)}${report.pkey >= 0 ? ` (pkey ${report.pkey})` : ''}`
+        ? `, address ${hexAddress(report.address)}` +
+          (report.pkey >= 0 ? ` (pkey ${report.pkey})` : '')
         : '';
     super('SANDBOX_FAULT', `domain ${domainId} ${DESCRIPTIONS[kind]} ${where}${what} [${kind}]`);
     this.kind = kind;

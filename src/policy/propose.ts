@@ -74,7 +74,10 @@ function ruleFor(syscall: SyscallName, events: SyscallAttempt[]): SyscallRule {
   return rule;
 }
 
-export function proposePolicy(events: readonly SyscallAttempt[], name = 'proposed'): PolicyProposal {
+export function proposePolicy(
+  events: readonly SyscallAttempt[],
+  name = 'proposed',
+): PolicyProposal {
   const always = new Map(
     native()
       .policy.alwaysDenied()

@@ -219,7 +219,7 @@ describe('bench helpers', () => {
     expect(formatRatio(1622.2)).toBe('1,622x');
   });
 
-  test('a task that throws fails its benchmark with the task named and the cause kept', async () => {
+  test('a task that throws fails its benchmark, naming the task, keeping the cause', async () => {
     const boom = new Error('boom');
     const failing = () => {
       throw boom;

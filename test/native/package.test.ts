@@ -54,7 +54,11 @@ describe('both addon builds', () => {
     const build = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
 
-    for (const library of ['keycell-runtime.so', 'keycell-bench-target.so', 'keycell-demo-malicious.so']) {
+    for (const library of [
+      'keycell-runtime.so',
+      'keycell-bench-target.so',
+      'keycell-demo-malicious.so',
+    ]) {
       expect(fs.existsSync(path.join(dir, 'build', 'Release', library)), library).toBe(true);
     }
     const built = path.join(dir, 'build', 'Release', 'keycell.node');

@@ -95,7 +95,7 @@ describe('a library that phones home', () => {
     expect(error!.message).toMatch(/attempted socket at 0x[0-9a-f]+: not allowed/);
   });
 
-  test('a policy that allows socket still cannot get one: the monitor does not mediate it', async () => {
+  test('a policy that allows socket still gets none: the monitor does not mediate it', async () => {
     const target = await domain({ policy: { extends: 'no-network', allow: ['socket'] } });
     const events: SyscallEvent[] = [];
     target.on('syscall', (event: SyscallEvent) => events.push(event));

@@ -39,7 +39,10 @@ export function addressSpace(): { mappedBytes: number; largeMappings: number } {
   let mappedBytes = 0;
   let largeMappings = 0;
   for (const line of fs.readFileSync('/proc/self/maps', 'utf8').trim().split('\n')) {
-    const [start, end] = line.split(' ')[0]!.split('-').map((hex) => BigInt(`0x${hex}`));
+    const [start, end] = line
+      .split(' ')[0]!
+      .split('-')
+      .map((hex) => BigInt(`0x${hex}`));
     const size = Number(end! - start!);
     mappedBytes += size;
     if (size >= 2 ** 30) largeMappings++;

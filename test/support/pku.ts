@@ -11,7 +11,8 @@ export function requirePku(): void {
   if (!probe.cpu.pku || !probe.cpu.ospke) {
     throw new Error(
       'this suite needs protection keys, which this machine does not expose ' +
-        '(CPUID PKU/OSPKE clear); run it in the guest: npm run guest -- npx vitest run --project pku',
+        '(CPUID PKU/OSPKE clear); run it in the guest: ' +
+        'npm run guest -- npx vitest run --project pku',
     );
   }
 }
