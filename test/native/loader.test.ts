@@ -11,6 +11,8 @@ import { callDomainFunction, openDomain, type Domain } from '../../src/domain.js
 import { copyFromDomain, copyIntoDomain, domainLayout } from '../../src/domain-memory.js';
 import { LoadError, ScanError } from '../../src/errors.js';
 import { loadLibrary, runtimePath, type LoadedLibrary } from '../../src/loader/load.js';
+import { Library } from '../../src/library.js';
+import { zlibStreamRoundTrip } from '../support/zlib.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
 import { buildFixture } from '../support/scanner-fixtures.js';
 
@@ -105,6 +107,19 @@ describe('loading Debian zlib', () => {
       /not writable/,
     );
   });
+});
+
+describe('zlib streams', () => {
+  test('deflate and inflate stream 10 MB through a z_stream in domain memory', async () => {
+    const target = domain();
+    const z = await Library.load(target, LIBZ);
+    const input = Buffer.alloc(10 << 20);
+    for (let i = 0; i < input.length; i++) input[i] = (i % 251) ^ (i >> 12);
+    const { compressed, restored } = await zlibStreamRoundTrip(target, z, input);
+    expect(compressed.length).toBeLessThan(input.length);
+    expect(zlib.inflateSync(compressed).equals(input)).toBe(true);
+    expect(restored.equals(input)).toBe(true);
+  }, 120_000);
 });
 
 describe('linking fixtures', () => {

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { SandboxFault } from '../../src/errors.js';
 import { native } from '../../src/native.js';
 import { domainPool } from '../support/domain-pool.js';
+import { zlibStreamRoundTrip } from '../support/zlib.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
 import { pkuPlatform, requirePku } from '../support/pku.js';
 
@@ -52,6 +53,16 @@ describe(`loaded libraries under protection keys (${pkuPlatform()})`, () => {
     lengthView.setBigUint64(0, BigInt(size), true);
     expect(uncompress(output.bytes, length.bytes, packed.bytes, packedLength)).toBe(0);
     expect(Buffer.compare(output.bytes, input.bytes)).toBe(0);
+  }, 240_000);
+
+  test('zlib deflates and inflates 10 MB as streams, z_stream in domain memory', async () => {
+    const target = await domain();
+    const z = await target.load(LIBZ);
+    const input = Buffer.alloc(10 << 20);
+    for (let i = 0; i < input.length; i += 4096) input.fill(i % 251, i, i + 2048);
+    const { compressed, restored } = await zlibStreamRoundTrip(target, z, input);
+    expect(zlib.inflateSync(compressed).equals(input)).toBe(true);
+    expect(restored.equals(input)).toBe(true);
   }, 240_000);
 
   test('a constructor that reads host memory fails the load with a SandboxFault', async () => {
