@@ -4,6 +4,7 @@
 // it turns into keycell's typed errors.
 #include <napi.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <cerrno>
@@ -435,6 +436,10 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
     };
     sigemptyset(&probe.sa_mask);
     sigaction(SIGUSR1, &probe, &previous);
+    // The probe's domain code raises SIGUSR1 with raw syscalls, which Syscall
+    // User Dispatch would hand to the (absent) policy: let them through here.
+    bool dispatch = block_->state.syscall_dispatch != 0;
+    if (dispatch) prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
     HoldAsyncSignals(block_);
     sigset_t usr1;
     sigemptyset(&usr1);
@@ -447,6 +452,9 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
         CallThroughGate(block_, target_, reentry_probe.call, &result, &float_result, &fault_);
     pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
     sigaction(SIGUSR1, &previous, nullptr);
+    if (dispatch) {
+      prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, &block_->gate.selector);
+    }
 
     Napi::Object report = Napi::Object::New(env);
     report.Set("handled", Napi::Boolean::New(env, reentry_probe.handled));

@@ -20,8 +20,16 @@
 #define KEYCELL_PAGE_SIZE 4096
 
 /* Gate page (key: read-only for domains). */
+#define GC_SELECTOR 0x00    /* u8: Syscall User Dispatch selector, 0 allow, 1 block */
 #define GC_HOST_PKRU 0x08   /* u32: PKRU of the host thread at gate entry */
 #define GC_DOMAIN_PKRU 0x0c /* u32: PKRU the entry gate must establish */
+/* Where a trapped syscall resumes, and the registers the domain gets back
+ * that the resume trampoline needs for WRPKRU: the domain's own values. */
+#define GC_RESUME_RIP 0x10
+#define GC_RESUME_RAX 0x18
+#define GC_RESUME_RCX 0x20
+#define GC_RESUME_RDX 0x28
+#define GC_RESUME_FLAGS 0x30
 
 /* State page (key 0: denied to domains), as offsets from GS base. */
 #define TS_SELF 0x1000           /* address of the block, to validate GS base */
@@ -49,5 +57,19 @@
 #define TS_SYSCALL_RSP 0x10f0    /* domain stack pointer while the host serves a syscall */
 #define TS_SYSCALL_FSBASE 0x10f8 /* domain thread pointer meanwhile */
 #define TS_SYSCALL_RESULT 0x1100 /* what the syscall returns to the domain */
+/* The domain's registers at a trapped syscall, for the resume trampoline. */
+#define TS_RESUME_RSP 0x1108
+#define TS_RESUME_RBX 0x1110
+#define TS_RESUME_RBP 0x1118
+#define TS_RESUME_RSI 0x1120
+#define TS_RESUME_RDI 0x1128
+#define TS_RESUME_R8 0x1130
+#define TS_RESUME_R9 0x1138
+#define TS_RESUME_R10 0x1140
+#define TS_RESUME_R11 0x1148
+#define TS_RESUME_R12 0x1150
+#define TS_RESUME_R13 0x1158
+#define TS_RESUME_R14 0x1160
+#define TS_RESUME_R15 0x1168
 
 #define KEYCELL_THREAD_BLOCK_SIZE (2 * KEYCELL_PAGE_SIZE)

@@ -7,10 +7,11 @@
 // calling thread's PKRU only.
 #include "pkeys.h"
 
+#include <sys/mman.h>
+
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <sys/mman.h>
 
 #include "pkru.h"
 
@@ -55,7 +56,10 @@ uint32_t DomainPkru(int pkey, const SharedPkeys& keys) {
 }
 
 uint32_t SignalPkru(const SharedPkeys& keys) {
-  return kKernelSignalPkru & ~PkruAccessDisable(keys.signal_stack);
+  // The gate page too: handlers set the Syscall User Dispatch selector there,
+  // and the kernel must be able to read it for every syscall they make.
+  return kKernelSignalPkru & ~PkruAccessDisable(keys.signal_stack) &
+         ~(PkruAccessDisable(keys.gate) | PkruWriteDisable(keys.gate));
 }
 
 }  // namespace keycell

@@ -13,31 +13,38 @@
 // is handed to the previous handler with the same arguments.
 #include "signals.h"
 
+#include <cpuid.h>
+#include <ucontext.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <csignal>
-#include <cpuid.h>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <ucontext.h>
-#include <unistd.h>
 
+#include "pkru.h"
 #include "thread_state.h"
 
 extern "C" {
 void keycell_signal_entry(int signo, siginfo_t* info, void* context);
+void keycell_sigsys_resume(void);
+// addon/syscall_gate.cc: the monitor's answer to a domain's system call.
+long keycell_serve_trapped_syscall(long nr, const uint64_t args[6], uint64_t caller);
 extern const char keycell_gate_text_start[];
 void keycell_gate_exit(void);
 extern const char keycell_gate_text_end[];
-__attribute__((visibility("hidden"))) void keycell_signal_dispatch(int signo,
-                                                             siginfo_t* info, void* context);
+__attribute__((visibility("hidden"))) void keycell_signal_dispatch(int signo, siginfo_t* info,
+                                                                   void* context);
 }
 
 namespace keycell {
 namespace {
 
-constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP};
+constexpr int kFaultSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS};
+// si_code of a SIGSYS raised by Syscall User Dispatch (<asm-generic/siginfo.h>).
+constexpr int kSysUserDispatch = 2;
 // EFLAGS for the exit gate: TF, AC and DF clear; IF as user mode always has it.
 constexpr greg_t kCleanFlags = 0x202;
 
@@ -106,12 +113,57 @@ void EndDomainCall(ThreadBlock* block, int signo, siginfo_t* info, ucontext_t* c
   state.fault.code = info->si_code;
   state.fault.address = reinterpret_cast<uint64_t>(info->si_addr);
   state.fault.instruction_pointer = static_cast<uint64_t>(registers[REG_RIP]);
-  state.fault.pkey = (signo == SIGSEGV && info->si_code == SEGV_PKUERR)
-                         ? static_cast<int32_t>(info->si_pkey)
-                         : -1;
+  state.fault.pkey =
+      (signo == SIGSEGV && info->si_code == SEGV_PKUERR) ? static_cast<int32_t>(info->si_pkey) : -1;
   state.faulted = 1;
 
   registers[REG_RIP] = reinterpret_cast<greg_t>(keycell_gate_exit);
+  registers[REG_EFL] = kCleanFlags;
+  context->uc_stack = state.signal_stack;
+  context->uc_sigmask = state.domain_sigmask;
+}
+
+// A raw SYSCALL in domain code, trapped by Syscall User Dispatch: the monitor
+// serves it, then the frame is rewritten to come back through the resume
+// trampoline with the result in RAX, as the instruction would have left it
+// (RCX the return address, R11 the flags).
+void ServeTrappedSyscall(ThreadBlock* block, siginfo_t* info, ucontext_t* context) {
+  StatePage& state = block->state;
+  GatePage& gate = block->gate;
+  greg_t* registers = context->uc_mcontext.gregs;
+  const uint64_t args[6] = {
+      static_cast<uint64_t>(registers[REG_RDI]), static_cast<uint64_t>(registers[REG_RSI]),
+      static_cast<uint64_t>(registers[REG_RDX]), static_cast<uint64_t>(registers[REG_R10]),
+      static_cast<uint64_t>(registers[REG_R8]),  static_cast<uint64_t>(registers[REG_R9])};
+  uint64_t rip = static_cast<uint64_t>(registers[REG_RIP]);
+  // The monitor reads paths and the kernel copies buffers in domain memory,
+  // which the signal PKRU denies: serve the call with the host PKRU of this
+  // call (from the gate page, which domain code cannot write), then go back.
+  bool pku = state.pku_available != 0;
+  if (pku) keycell_pkru_write_checked(gate.host_pkru);
+  long result = keycell_serve_trapped_syscall(info->si_syscall, args, rip);
+  if (pku) keycell_pkru_write_checked(state.signal_pkru);
+
+  gate.resume_rip = rip;
+  gate.resume_rax = static_cast<uint64_t>(result);
+  gate.resume_rcx = rip;
+  gate.resume_rdx = static_cast<uint64_t>(registers[REG_RDX]);
+  gate.resume_flags = static_cast<uint64_t>(registers[REG_EFL]);
+  state.resume_rsp = static_cast<uint64_t>(registers[REG_RSP]);
+  state.resume_rbx = static_cast<uint64_t>(registers[REG_RBX]);
+  state.resume_rbp = static_cast<uint64_t>(registers[REG_RBP]);
+  state.resume_rsi = static_cast<uint64_t>(registers[REG_RSI]);
+  state.resume_rdi = static_cast<uint64_t>(registers[REG_RDI]);
+  state.resume_r8 = static_cast<uint64_t>(registers[REG_R8]);
+  state.resume_r9 = static_cast<uint64_t>(registers[REG_R9]);
+  state.resume_r10 = static_cast<uint64_t>(registers[REG_R10]);
+  state.resume_r11 = static_cast<uint64_t>(registers[REG_EFL]);
+  state.resume_r12 = static_cast<uint64_t>(registers[REG_R12]);
+  state.resume_r13 = static_cast<uint64_t>(registers[REG_R13]);
+  state.resume_r14 = static_cast<uint64_t>(registers[REG_R14]);
+  state.resume_r15 = static_cast<uint64_t>(registers[REG_R15]);
+
+  registers[REG_RIP] = reinterpret_cast<greg_t>(keycell_sigsys_resume);
   registers[REG_EFL] = kCleanFlags;
   context->uc_stack = state.signal_stack;
   context->uc_sigmask = state.domain_sigmask;
@@ -148,7 +200,16 @@ extern "C" void keycell_signal_dispatch(int signo, siginfo_t* info, void* raw_co
   ThreadBlock* block = keycell::BlockFromGsBase();
   uint64_t ip = static_cast<uint64_t>(context->uc_mcontext.gregs[REG_RIP]);
 
-  if (block) block->state.signal_stack_dirty = 1;
+  if (block) {
+    block->state.signal_stack_dirty = 1;
+    // Handlers make system calls (rt_sigreturn at least): let them through.
+    block->gate.selector = 0;
+  }
+  if (block && block->state.in_domain && signo == SIGSYS &&
+      info->si_code == keycell::kSysUserDispatch) {
+    keycell::ServeTrappedSyscall(block, info, context);
+    return;
+  }
   if (block && block->state.in_domain) {
     // Inside the gate text only a single-step trap is possible, after domain
     // code returned with TF set; it ends the call like any fault. Anything

@@ -21,3 +21,16 @@ extern "C" long keycell_syscall_from_domain(long nr, long a1, long a2, long a3, 
   request.caller = *reinterpret_cast<const uint64_t*>(block->state.syscall_rsp);
   return monitor->Execute(request).result;
 }
+
+// For a raw syscall trapped by Syscall User Dispatch (addon/signals.cc).
+extern "C" long keycell_serve_trapped_syscall(long nr, const uint64_t args[6], uint64_t caller) {
+  std::string error;
+  keycell::ThreadBlock* block = keycell::CurrentThreadBlock(&error);
+  auto* monitor = block ? static_cast<keycell::monitor::Monitor*>(block->state.monitor) : nullptr;
+  if (!monitor) return -ENOSYS;
+  keycell::policy::Request request;
+  request.nr = nr;
+  for (int i = 0; i < 6; i++) request.args[i] = args[i];
+  request.caller = caller;
+  return monitor->Execute(request).result;
+}

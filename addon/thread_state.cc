@@ -26,15 +26,16 @@
 #include "thread_state.h"
 
 #include <asm/prctl.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
-#include <sys/auxv.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "pkeys.h"
 #include "pkru.h"
@@ -49,10 +50,16 @@
 
 namespace keycell {
 
-static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, host_pkru) == GC_HOST_PKRU, "");
-static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, domain_pkru) == GC_DOMAIN_PKRU,
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, selector) == GC_SELECTOR, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_rip) == GC_RESUME_RIP, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_rax) == GC_RESUME_RAX, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_rcx) == GC_RESUME_RCX, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_rdx) == GC_RESUME_RDX, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_flags) == GC_RESUME_FLAGS,
               "");
-#define KEYCELL_STATE_AT(field, offset)                                                   \
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, host_pkru) == GC_HOST_PKRU, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, domain_pkru) == GC_DOMAIN_PKRU, "");
+#define KEYCELL_STATE_AT(field, offset)                                                \
   static_assert(offsetof(ThreadBlock, state) + offsetof(StatePage, field) == (offset), \
                 #field " must match gate_layout.h")
 KEYCELL_STATE_AT(self, TS_SELF);
@@ -76,6 +83,19 @@ KEYCELL_STATE_AT(signal_fsbase, TS_SIGNAL_FSBASE);
 KEYCELL_STATE_AT(syscall_rsp, TS_SYSCALL_RSP);
 KEYCELL_STATE_AT(syscall_fsbase, TS_SYSCALL_FSBASE);
 KEYCELL_STATE_AT(syscall_result, TS_SYSCALL_RESULT);
+KEYCELL_STATE_AT(resume_rsp, TS_RESUME_RSP);
+KEYCELL_STATE_AT(resume_rbx, TS_RESUME_RBX);
+KEYCELL_STATE_AT(resume_rbp, TS_RESUME_RBP);
+KEYCELL_STATE_AT(resume_rsi, TS_RESUME_RSI);
+KEYCELL_STATE_AT(resume_rdi, TS_RESUME_RDI);
+KEYCELL_STATE_AT(resume_r8, TS_RESUME_R8);
+KEYCELL_STATE_AT(resume_r9, TS_RESUME_R9);
+KEYCELL_STATE_AT(resume_r10, TS_RESUME_R10);
+KEYCELL_STATE_AT(resume_r11, TS_RESUME_R11);
+KEYCELL_STATE_AT(resume_r12, TS_RESUME_R12);
+KEYCELL_STATE_AT(resume_r13, TS_RESUME_R13);
+KEYCELL_STATE_AT(resume_r14, TS_RESUME_R14);
+KEYCELL_STATE_AT(resume_r15, TS_RESUME_R15);
 static_assert(sizeof(ThreadBlock) == KEYCELL_THREAD_BLOCK_SIZE, "two pages");
 
 namespace {
@@ -131,6 +151,8 @@ struct ThreadResources {
   ~ThreadResources() {
     if (!block) return;
     ReleaseAsyncSignals();
+    if (block->state.syscall_dispatch)
+      prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
     WriteGsBase(0);
     ReleaseAwayFromHost(signal_stack, kSignalStackSize);
     ReleaseAwayFromHost(block, sizeof(ThreadBlock));
@@ -164,8 +186,7 @@ bool UnregisterRseq(std::string* error) {
 bool MapSignalStack(const SharedPkeys* keys, std::string* error) {
   void* stack = ReserveAwayFromHost(kSignalStackSize, error);
   if (!stack) return false;
-  int rc = keys ? pkey_mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE,
-                                keys->signal_stack)
+  int rc = keys ? pkey_mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE, keys->signal_stack)
                 : mprotect(stack, kSignalStackSize, PROT_READ | PROT_WRITE);
   if (rc != 0) {
     *error = std::string("cannot map the signal stack: ") + strerror(errno);
@@ -182,8 +203,9 @@ ThreadBlock* CurrentThreadBlock(std::string* error) {
   if (resources.block) return resources.block;
 
   if (!(getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) {
-    *error = "the kernel does not enable the FSGSBASE instructions, which keycell's gates "
-             "need (Linux 5.9 or newer on a CPU with FSGSBASE)";
+    *error =
+        "the kernel does not enable the FSGSBASE instructions, which keycell's gates "
+        "need (Linux 5.9 or newer on a CPU with FSGSBASE)";
     return nullptr;
   }
   if (ReadGsBase() != 0) {
@@ -234,6 +256,16 @@ ThreadBlock* CurrentThreadBlock(std::string* error) {
 
   WriteGsBase(reinterpret_cast<uint64_t>(block));
   resources.block = block;
+
+  // Syscall User Dispatch with no exempt range: the gates set the selector to
+  // block while domain code runs, so its raw syscalls arrive as SIGSYS.
+  if (prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, 0, 0, &block->gate.selector) == 0) {
+    state.syscall_dispatch = 1;
+  } else if (pku) {
+    *error = std::string("Syscall User Dispatch is unavailable (Linux 5.11 or newer): ") +
+             strerror(errno);
+    return nullptr;
+  }
   return block;
 }
 

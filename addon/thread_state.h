@@ -22,9 +22,17 @@ struct FaultRecord {
 
 // The gate page: readable by domains, writable only by the host.
 struct alignas(KEYCELL_PAGE_SIZE) GatePage {
-  uint64_t reserved;
+  // Syscall User Dispatch reads this byte on every system call of the thread:
+  // 0 lets calls through (host code), 1 turns them into SIGSYS (domain code).
+  volatile uint8_t selector;
+  uint8_t unused[7];
   uint32_t host_pkru;
   uint32_t domain_pkru;
+  uint64_t resume_rip;
+  uint64_t resume_rax;
+  uint64_t resume_rcx;
+  uint64_t resume_rdx;
+  uint64_t resume_flags;
 };
 
 // The state page: key 0, denied to domains. The fields up to signal_fsbase
@@ -51,9 +59,14 @@ struct alignas(KEYCELL_PAGE_SIZE) StatePage {
   uint64_t syscall_rsp;
   uint64_t syscall_fsbase;
   uint64_t syscall_result;
+  uint64_t resume_rsp, resume_rbx, resume_rbp, resume_rsi, resume_rdi;
+  uint64_t resume_r8, resume_r9, resume_r10, resume_r11;
+  uint64_t resume_r12, resume_r13, resume_r14, resume_r15;
 
   // The monitor serving system calls of the domain being called, or nullptr.
   void* monitor;
+  // Syscall User Dispatch is on for this thread.
+  uint32_t syscall_dispatch;
   // A gate call is staged or running on this thread; a second one is refused.
   uint32_t call_active;
   // Set by the signal dispatcher when domain code faulted during the call.

@@ -54,6 +54,10 @@ keycell_gate_text_start:
  * still writable here because the host PKRU allows the domain's key.
  */
 .macro GATE_SWITCH_TO_DOMAIN
+    /* Invariant 5: from here until the exit gate every system call of this
+     * thread traps (Syscall User Dispatch); the selector lies in the gate
+     * page, which domain code can read but not write. */
+    movb    $1, %gs:GC_SELECTOR
     movq    $1, %gs:TS_IN_DOMAIN
     movq    %gs:TS_DOMAIN_FSBASE, %rax
     wrfsbase %rax
@@ -176,6 +180,8 @@ keycell_gate_exit:
     je      1f
     WRITE_PKRU_CHECKED GC_HOST_PKRU, keycell_gate_check_failed
 1:
+    /* Host code makes system calls again. */
+    movb    $0, %gs:GC_SELECTOR
     /* Only a thread that entered through a gate may leave through one: a
      * domain that jumps here on an idle thread stops on UD2. */
     cmpq    $1, %gs:TS_IN_DOMAIN

@@ -33,6 +33,7 @@
     cmpq    $1, %gs:TS_IN_DOMAIN
     jne     keycell_syscall_gate_failed
     movq    $0, %gs:TS_IN_DOMAIN
+    movb    $0, %gs:GC_SELECTOR
 
     movq    8(%rsp), %rax
     movq    %rsp, %gs:TS_SYSCALL_RSP
@@ -55,6 +56,7 @@
     movq    %gs:TS_SYSCALL_FSBASE, %rdx
     wrfsbase %rdx
     movq    %gs:TS_SYSCALL_RSP, %rsp
+    movb    $1, %gs:GC_SELECTOR
     movq    $1, %gs:TS_IN_DOMAIN
     movq    %gs:TS_SYSCALL_RESULT, %r11
 .if \pku
@@ -90,6 +92,56 @@ keycell_gate_syscall_pku:
 keycell_gate_syscall_open:
     SYSCALL_GATE 0
     .size   keycell_gate_syscall_open, .-keycell_gate_syscall_open
+
+/*
+ * keycell_sigsys_resume: where a system call that domain code made with a
+ * raw SYSCALL instruction comes back, after Syscall User Dispatch turned it
+ * into SIGSYS and the monitor served it (addon/signals.cc). rt_sigreturn lands
+ * here with whatever PKRU the signal frame held, and that frame lay in memory
+ * the domain can write: so nothing is taken from it. The host PKRU comes from
+ * the gate page and is checked; the domain's registers come from the key-0
+ * state page; then the selector goes back to block, the domain PKRU is
+ * written and checked, and the last registers and flags come from the gate
+ * page. Flags go through the domain stack below its red zone.
+ */
+    .globl  keycell_sigsys_resume
+    .hidden keycell_sigsys_resume
+    .type   keycell_sigsys_resume, @function
+    .p2align 4
+keycell_sigsys_resume:
+    cmpl    $0, %gs:GC_DOMAIN_PKRU
+    je      1f
+    WRITE_PKRU_CHECKED GC_HOST_PKRU, keycell_syscall_gate_failed
+1:
+    cmpq    $1, %gs:TS_IN_DOMAIN
+    jne     keycell_syscall_gate_failed
+    movq    %gs:TS_RESUME_RBX, %rbx
+    movq    %gs:TS_RESUME_RBP, %rbp
+    movq    %gs:TS_RESUME_RSI, %rsi
+    movq    %gs:TS_RESUME_RDI, %rdi
+    movq    %gs:TS_RESUME_R8, %r8
+    movq    %gs:TS_RESUME_R9, %r9
+    movq    %gs:TS_RESUME_R10, %r10
+    movq    %gs:TS_RESUME_R11, %r11
+    movq    %gs:TS_RESUME_R12, %r12
+    movq    %gs:TS_RESUME_R13, %r13
+    movq    %gs:TS_RESUME_R14, %r14
+    movq    %gs:TS_RESUME_R15, %r15
+    movq    %gs:TS_RESUME_RSP, %rsp
+    movb    $1, %gs:GC_SELECTOR
+    cmpl    $0, %gs:GC_DOMAIN_PKRU
+    je      2f
+    WRITE_PKRU_CHECKED GC_DOMAIN_PKRU, keycell_syscall_gate_failed
+2:
+    movq    %gs:GC_RESUME_RAX, %rax
+    movq    %gs:GC_RESUME_RCX, %rcx
+    movq    %gs:GC_RESUME_RDX, %rdx
+    leaq    -136(%rsp), %rsp
+    pushq   %gs:GC_RESUME_FLAGS
+    popfq
+    leaq    136(%rsp), %rsp
+    jmp     *%gs:GC_RESUME_RIP
+    .size   keycell_sigsys_resume, .-keycell_sigsys_resume
 
 keycell_syscall_gate_failed:
     ud2

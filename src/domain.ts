@@ -2,11 +2,11 @@
  * Domains: each owns a protection key, memory tagged with it, a stack and a
  * thread pointer, and is entered only through the call gates of the addon.
  *
- * TODO(keycell): system calls that loaded libraries make through the runtime go
- * through the syscall gate and the domain's policy, but a raw `syscall`
- * instruction in domain code still reaches the kernel directly (mprotect,
- * arch_prctl, rt_sigreturn...): mediation with Syscall User Dispatch is not
- * built yet, so isolation holds only against code that makes no raw syscalls.
+ * Every system call of domain code reaches the kernel only through the
+ * domain's policy: through the runtime's syscall gate, or, for a raw SYSCALL
+ * instruction, through Syscall User Dispatch, which keycell switches on for
+ * each thread that enters domains (no exempt range; the selector lies in the
+ * gate page, which domain code cannot write).
  * A domain is bound to the thread that created it.
  *
  * ```ts

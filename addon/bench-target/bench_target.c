@@ -18,3 +18,11 @@ KEYCELL_BENCH_EXPORT uint32_t keycell_bench_sum(const uint8_t *data, size_t leng
   for (size_t i = 0; i < length; i++) sum += data[i];
   return sum;
 }
+
+/* getpid with a raw SYSCALL instruction: inside a domain, Syscall User
+ * Dispatch traps it and keycell's policy serves it (the trapped path). */
+KEYCELL_BENCH_EXPORT long keycell_bench_raw_getpid(void) {
+  long result;
+  __asm__ volatile("syscall" : "=a"(result) : "a"(39L) : "rcx", "r11", "memory");
+  return result;
+}

@@ -10,6 +10,7 @@ extern "C" {
 
 int keycell_bench_empty(void);
 uint32_t keycell_bench_sum(const uint8_t *data, size_t length);
+long keycell_bench_raw_getpid(void);
 
 #ifdef __cplusplus
 }

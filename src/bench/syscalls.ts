@@ -2,22 +2,42 @@
  * What a system call costs a sandboxed library: getpid with no mediation at
  * all, then getpid from inside a domain through the runtime and the syscall
  * gate (a domain call, the gate's two PKRU switches, the policy decision and
- * the monitor). Ratios are against the unmediated call.
+ * the monitor), and with a raw SYSCALL instruction that Syscall User Dispatch
+ * traps (SIGSYS, the monitor, the resume trampoline). Ratios are against the
+ * unmediated call.
  */
 import { Domain, type Isolation } from '../domain.js';
 import { runtimePath } from '../loader/load.js';
 import { native } from '../native.js';
 import { measure, type MeasureOptions } from './measure.js';
-import { pkuUnavailableReason, type CallPath } from './paths.js';
+import { benchTargetPath, pkuUnavailableReason, type CallPath } from './paths.js';
 import type { SyscallRow } from './report.js';
 
 const DIRECT = 'syscall, direct (no mediation)';
-const TRAPPED = 'mediated syscall, trapped path';
-// TODO(keycell): time the trapped path once raw syscalls are mediated by Syscall User Dispatch.
-const NO_TRAPPING = 'raw syscall instructions are not trapped yet (Syscall User Dispatch)';
-
 function gateRowName(isolation: Isolation): string {
   return `mediated syscall, gate path (isolation: ${isolation})`;
+}
+
+function trappedRowName(isolation: Isolation): string {
+  return `mediated syscall, trapped path (isolation: ${isolation})`;
+}
+
+/** getpid with a raw SYSCALL instruction in domain code: trapped by Syscall User Dispatch. */
+async function trappedPath(isolation: Isolation): Promise<CallPath> {
+  const domain = await Domain.create({ isolation, policy: 'no-network' });
+  const target = await domain.load(benchTargetPath);
+  const getpid = target.func('long keycell_bench_raw_getpid(void)');
+  if (getpid() !== process.pid) {
+    domain.close();
+    throw new Error(`a trapped getpid (isolation ${isolation}) did not return this pid`);
+  }
+  return {
+    name: trappedRowName(isolation),
+    kind: 'sync',
+    empty: getpid,
+    sum: () => 0,
+    close: async () => domain.close(),
+  };
 }
 
 /** getpid through a domain's runtime, under the no-network policy that allows it. */
@@ -59,15 +79,20 @@ export async function measureSyscalls(options: MeasureOptions): Promise<SyscallR
   const directNs = await time(direct, options);
   const rows: SyscallRow[] = [{ path: DIRECT, medianNs: directNs, ratio: 1 }];
 
-  for (const isolation of ['none', 'pku'] as const) {
-    const unavailable = isolation === 'pku' ? pkuUnavailableReason() : null;
-    if (unavailable) {
-      rows.push({ path: gateRowName(isolation), medianNs: null, ratio: null, reason: unavailable });
-      continue;
+  const paths = [
+    [gateRowName, gatePath],
+    [trappedRowName, trappedPath],
+  ] as const;
+  for (const [rowName, makePath] of paths) {
+    for (const isolation of ['none', 'pku'] as const) {
+      const unavailable = isolation === 'pku' ? pkuUnavailableReason() : null;
+      if (unavailable) {
+        rows.push({ path: rowName(isolation), medianNs: null, ratio: null, reason: unavailable });
+        continue;
+      }
+      const ns = await time(await makePath(isolation), options);
+      rows.push({ path: rowName(isolation), medianNs: ns, ratio: ns / directNs });
     }
-    const ns = await time(await gatePath(isolation), options);
-    rows.push({ path: gateRowName(isolation), medianNs: ns, ratio: ns / directNs });
   }
-  rows.push({ path: TRAPPED, medianNs: null, ratio: null, reason: NO_TRAPPING });
   return rows;
 }

@@ -18,6 +18,7 @@ export interface LoaderFixtures {
   peekConstructor: string;
   hostile: string;
   network: string;
+  rawSyscalls: string;
   missing: string;
   needs: string;
   base: string;
@@ -48,5 +49,6 @@ export function buildLoaderFixtures(): LoaderFixtures {
     peekConstructor: library('peek_constructor'),
     hostile: library('hostile'),
     network: library('network'),
+    rawSyscalls: library('raw_syscalls'),
   };
 }
