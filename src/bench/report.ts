@@ -191,7 +191,8 @@ export function formatBench(report: BenchReport): string {
     'Medians per call; ratios against the plain N-API call.',
     '',
     syscallTable(report),
-    'getpid from inside a domain, through its runtime and the syscall gate, against getpid ' +
+    'getpid from inside a domain (a domain call included): through its runtime and the ' +
+      'syscall gate, or as a raw SYSCALL trapped by Syscall User Dispatch; against getpid ' +
       'called directly.',
     '',
     scannerTable(report),
