@@ -4,6 +4,7 @@
  */
 export { Domain, type DomainOptions, type Isolation, type SyscallEvent } from './domain.js';
 export { Library, type DomainFunction } from './library.js';
+export { audit, attemptsFromEvents, type SyscallAuditReport } from './audit.js';
 export { DomainPointer, type DomainBuffer } from './pointer.js';
 export {
   KeycellError,
