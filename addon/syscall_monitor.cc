@@ -137,20 +137,26 @@ std::string RealPath(int fd) {
 
 Monitor::Monitor(policy::Table table, std::vector<std::pair<uintptr_t, uintptr_t>> ranges,
                  std::string cwd)
-    : table_(std::move(table)), ranges_(std::move(ranges)), cwd_(std::move(cwd)) {}
+    : table_(std::move(table)) {
+  context_.ranges = std::move(ranges);
+  context_.cwd = std::move(cwd);
+  context_.read_string = [this](uintptr_t address, std::string* out) {
+    return ReadString(address, out);
+  };
+}
 
 bool Monitor::Inside(uint64_t address, uint64_t length) const {
   uint64_t end;
   if (length == 0) return true;
   if (__builtin_add_overflow(address, length, &end)) return false;
-  return std::any_of(ranges_.begin(), ranges_.end(), [&](const auto& range) {
+  return std::any_of(context_.ranges.begin(), context_.ranges.end(), [&](const auto& range) {
     return address >= range.first && end <= range.second;
   });
 }
 
 bool Monitor::ReadString(uintptr_t address, std::string* out) const {
   // Read up to the end of the range the string starts in, and stop at NUL.
-  for (const auto& range : ranges_) {
+  for (const auto& range : context_.ranges) {
     if (address < range.first || address >= range.second) continue;
     size_t limit = std::min<size_t>(range.second - address, kMaxPath);
     const char* text = reinterpret_cast<const char*>(address);
@@ -239,10 +245,11 @@ long Monitor::Perform(const policy::Request& request, const policy::Decision& de
 
 void Monitor::Track(long nr, const policy::Request& request, long result) {
   if (result < 0) return;
-  if (CreatesDescriptor(nr, request)) own_fds_.push_back(static_cast<int>(result));
+  std::vector<int>& own_fds = context_.own_fds;
+  if (CreatesDescriptor(nr, request)) own_fds.push_back(static_cast<int>(result));
   if (nr == SYS_close) {
-    own_fds_.erase(std::remove(own_fds_.begin(), own_fds_.end(), static_cast<int>(request.args[0])),
-                   own_fds_.end());
+    own_fds.erase(std::remove(own_fds.begin(), own_fds.end(), static_cast<int>(request.args[0])),
+                  own_fds.end());
   }
 }
 
@@ -257,16 +264,8 @@ Outcome Monitor::Execute(const policy::Request& request) {
 }
 
 Outcome Monitor::Decide(const policy::Request& request) {
-  policy::Context context;
-  context.ranges = ranges_;
-  context.own_fds = own_fds_;
-  context.cwd = cwd_;
-  context.read_string = [this](uintptr_t address, std::string* out) {
-    return ReadString(address, out);
-  };
-
   Outcome outcome;
-  outcome.decision = table_.Decide(request, context);
+  outcome.decision = table_.Decide(request, context_);
   if (!outcome.decision.allowed) {
     outcome.result = -outcome.decision.error;
     return outcome;

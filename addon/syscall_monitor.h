@@ -38,7 +38,11 @@ class Monitor {
 
   Outcome Execute(const policy::Request& request);
 
-  const std::vector<int>& own_fds() const { return own_fds_; }
+  // The context reads strings through this object: it stays where it was made.
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  const std::vector<int>& own_fds() const { return context_.own_fds; }
 
   // With recording on, every call is kept until TakeEvents; denials are always
   // kept (the most recent 64) until TakeDenials.
@@ -58,9 +62,9 @@ class Monitor {
   void Track(long nr, const policy::Request& request, long result);
 
   policy::Table table_;
-  std::vector<std::pair<uintptr_t, uintptr_t>> ranges_;
-  std::string cwd_;
-  std::vector<int> own_fds_;
+  // What the policy decision knows of the domain, kept up to date as the
+  // domain opens and closes descriptors rather than rebuilt for every call.
+  policy::Context context_;
   bool recording_ = false;
   std::vector<Event> events_;
   std::vector<Event> denials_;
