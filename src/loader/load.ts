@@ -30,7 +30,7 @@ import {
 import { LoadError } from '../errors.js';
 import { addonPath } from '../native.js';
 import { elfCodeMap } from '../scanner/code-map.js';
-import { parseElf } from '../scanner/elf.js';
+import { parseElf, type ElfImage } from '../scanner/elf.js';
 import { assertNoFindings } from '../scanner/scan.js';
 import { KEYCELL_RUNTIME_MAGIC, KEYCELL_RUNTIME_VERSION } from './runtime-block.js';
 import {
@@ -111,7 +111,10 @@ const images = new WeakMap<Domain, ImageState>();
 /** A library on its way in: its file, where it goes and its pages in host memory. */
 interface Pending {
   library: LoadedLibrary;
+  image: ElfImage;
   bytes: Uint8Array;
+  /** performance.now() when the load of this library began. */
+  started: number;
   /** Host copies of the pages, by image offset of the first page. */
   pages: Uint8Array;
   executable: [number, number][];
@@ -194,9 +197,9 @@ function prepare(state: ImageState, file: string): Pending {
     exports,
     tlsModule: 0,
     tlsBlock: 0,
-    loadMs: started,
+    loadMs: 0,
   };
-  return { library, bytes, pages, executable };
+  return { library, image, bytes, started, pages, executable };
 }
 
 /** Finds a DT_NEEDED library next to the one that needs it, then in the system directories. */
@@ -474,13 +477,12 @@ export async function loadLibrary(domain: Domain, file: string): Promise<LoadedL
   }
 
   for (const entry of pending) {
-    const image = parseElf(entry.bytes, entry.library.path);
     await assertNoFindings(
       entry.executable.map(([start, end]) => ({
         bytes: entry.pages.subarray(start, end),
         address: entry.library.base + start,
       })),
-      { file: entry.library.path, codeMap: elfCodeMap(image, entry.library.base) },
+      { file: entry.library.path, codeMap: elfCodeMap(entry.image, entry.library.base) },
     );
   }
 
@@ -501,7 +503,7 @@ export async function loadLibrary(domain: Domain, file: string): Promise<LoadedL
   state.libraries.push(...pending.map((entry) => entry.library));
   for (const entry of [...pending].reverse()) {
     initialise(domain, entry);
-    entry.library.loadMs = performance.now() - entry.library.loadMs;
+    entry.library.loadMs = performance.now() - entry.started;
   }
   return known(path.resolve(file))!;
 }
