@@ -14,43 +14,35 @@ import { benchTargetPath, pkuUnavailableReason, type CallPath } from './paths.js
 import type { SyscallRow } from './report.js';
 
 const DIRECT = 'syscall, direct (no mediation)';
-function gateRowName(isolation: Isolation): string {
-  return `mediated syscall, gate path (isolation: ${isolation})`;
+
+/** A way a domain's getpid reaches the kernel: the library and function that make it. */
+interface MediatedPath {
+  kind: 'gate' | 'trapped';
+  library: string;
+  signature: string;
 }
 
-function trappedRowName(isolation: Isolation): string {
-  return `mediated syscall, trapped path (isolation: ${isolation})`;
+const MEDIATED: MediatedPath[] = [
+  // Through the runtime's getpid, which calls the syscall gate.
+  { kind: 'gate', library: runtimePath, signature: 'int getpid(void)' },
+  // A raw SYSCALL instruction in domain code, trapped by Syscall User Dispatch.
+  { kind: 'trapped', library: benchTargetPath, signature: 'long keycell_bench_raw_getpid(void)' },
+];
+
+function rowName(path: MediatedPath, isolation: Isolation): string {
+  return `mediated syscall, ${path.kind} path (isolation: ${isolation})`;
 }
 
-/** getpid with a raw SYSCALL instruction in domain code: trapped by Syscall User Dispatch. */
-async function trappedPath(isolation: Isolation): Promise<CallPath> {
+/** Opens a no-network domain (its policy allows getpid) and checks the path answers this pid. */
+async function mediatedPath(path: MediatedPath, isolation: Isolation): Promise<CallPath> {
   const domain = await Domain.create({ isolation, policy: 'no-network' });
-  const target = await domain.load(benchTargetPath);
-  const getpid = target.func('long keycell_bench_raw_getpid(void)');
+  const getpid = (await domain.load(path.library)).func(path.signature);
   if (getpid() !== process.pid) {
     domain.close();
-    throw new Error(`a trapped getpid (isolation ${isolation}) did not return this pid`);
+    throw new Error(`getpid by the ${path.kind} path (isolation ${isolation}) gave another pid`);
   }
   return {
-    name: trappedRowName(isolation),
-    kind: 'sync',
-    empty: getpid,
-    sum: () => 0,
-    close: async () => domain.close(),
-  };
-}
-
-/** getpid through a domain's runtime, under the no-network policy that allows it. */
-async function gatePath(isolation: Isolation): Promise<CallPath> {
-  const domain = await Domain.create({ isolation, policy: 'no-network' });
-  const runtime = await domain.load(runtimePath);
-  const getpid = runtime.func('int getpid(void)');
-  if (getpid() !== process.pid) {
-    domain.close();
-    throw new Error(`getpid through the gate (isolation ${isolation}) did not return this pid`);
-  }
-  return {
-    name: gateRowName(isolation),
+    name: rowName(path, isolation),
     kind: 'sync',
     empty: getpid,
     sum: () => 0,
@@ -79,19 +71,16 @@ export async function measureSyscalls(options: MeasureOptions): Promise<SyscallR
   const directNs = await time(direct, options);
   const rows: SyscallRow[] = [{ path: DIRECT, medianNs: directNs, ratio: 1 }];
 
-  const paths = [
-    [gateRowName, gatePath],
-    [trappedRowName, trappedPath],
-  ] as const;
-  for (const [rowName, makePath] of paths) {
+  for (const path of MEDIATED) {
     for (const isolation of ['none', 'pku'] as const) {
+      const name = rowName(path, isolation);
       const unavailable = isolation === 'pku' ? pkuUnavailableReason() : null;
       if (unavailable) {
-        rows.push({ path: rowName(isolation), medianNs: null, ratio: null, reason: unavailable });
+        rows.push({ path: name, medianNs: null, ratio: null, reason: unavailable });
         continue;
       }
-      const ns = await time(await makePath(isolation), options);
-      rows.push({ path: rowName(isolation), medianNs: ns, ratio: ns / directNs });
+      const ns = await time(await mediatedPath(path, isolation), options);
+      rows.push({ path: name, medianNs: ns, ratio: ns / directNs });
     }
   }
   return rows;
