@@ -20,9 +20,9 @@ GateOutcome CallThroughGate(ThreadBlock* block, const GateTarget& target, const 
   HoldAsyncSignals(block);
 
   block->gate.domain_pkru = target.domain_pkru;
+  block->gate.target = call.entry;
   state.domain_rsp = target.stack_top;
   state.domain_fsbase = target.thread_pointer;
-  state.target = call.entry;
   state.monitor = target.monitor;
   for (int i = 0; i < 6; i++) {
     state.args[i] = call.args[i];

@@ -30,12 +30,15 @@
 #define GC_RESUME_RCX 0x20
 #define GC_RESUME_RDX 0x28
 #define GC_RESUME_FLAGS 0x30
+/* Domain address the entry gate calls. It is read after the domain PKRU is
+ * in force, so it lives here rather than in the state page. */
+#define GC_TARGET 0x38
 
 /* State page (key 0: denied to domains), as offsets from GS base. */
-#define TS_SELF 0x1000           /* address of the block, to validate GS base */
-#define TS_SIGNAL_PKRU 0x1008    /* u32: PKRU for keycell's signal handlers */
-#define TS_PKU_AVAILABLE 0x100c  /* u32: 1 when the CPU and kernel enable PKRU */
-#define TS_IN_DOMAIN 0x1010      /* u64: 1 while this thread runs domain code */
+#define TS_SELF 0x1000          /* address of the block, to validate GS base */
+#define TS_SIGNAL_PKRU 0x1008   /* u32: PKRU for keycell's signal handlers */
+#define TS_PKU_AVAILABLE 0x100c /* u32: 1 when the CPU and kernel enable PKRU */
+#define TS_IN_DOMAIN 0x1010     /* u64: 1 while this thread runs domain code */
 #define TS_HOST_RSP 0x1018
 #define TS_HOST_FSBASE 0x1020
 #define TS_RBX 0x1028
@@ -48,28 +51,27 @@
 #define TS_FPUCW 0x105c          /* u16 */
 #define TS_DOMAIN_RSP 0x1060     /* 16-byte aligned top of the domain stack */
 #define TS_DOMAIN_FSBASE 0x1068  /* thread pointer of the domain (its TCB) */
-#define TS_TARGET 0x1070         /* domain address the entry gate jumps to */
-#define TS_ARGS 0x1078           /* u64[6]: rdi, rsi, rdx, rcx, r8, r9 */
-#define TS_FLOAT_ARGS 0x10a8     /* double[6]: xmm0..xmm5 */
-#define TS_RESULT 0x10d8         /* rax on return */
-#define TS_FLOAT_RESULT 0x10e0   /* xmm0 on return */
-#define TS_SIGNAL_FSBASE 0x10e8  /* FS base a signal interrupted, while a handler runs */
-#define TS_SYSCALL_RSP 0x10f0    /* domain stack pointer while the host serves a syscall */
-#define TS_SYSCALL_FSBASE 0x10f8 /* domain thread pointer meanwhile */
-#define TS_SYSCALL_RESULT 0x1100 /* what the syscall returns to the domain */
+#define TS_ARGS 0x1070           /* u64[6]: rdi, rsi, rdx, rcx, r8, r9 */
+#define TS_FLOAT_ARGS 0x10a0     /* double[6]: xmm0..xmm5 */
+#define TS_RESULT 0x10d0         /* rax on return */
+#define TS_FLOAT_RESULT 0x10d8   /* xmm0 on return */
+#define TS_SIGNAL_FSBASE 0x10e0  /* FS base a signal interrupted, while a handler runs */
+#define TS_SYSCALL_RSP 0x10e8    /* domain stack pointer while the host serves a syscall */
+#define TS_SYSCALL_FSBASE 0x10f0 /* domain thread pointer meanwhile */
+#define TS_SYSCALL_RESULT 0x10f8 /* what the syscall returns to the domain */
 /* The domain's registers at a trapped syscall, for the resume trampoline. */
-#define TS_RESUME_RSP 0x1108
-#define TS_RESUME_RBX 0x1110
-#define TS_RESUME_RBP 0x1118
-#define TS_RESUME_RSI 0x1120
-#define TS_RESUME_RDI 0x1128
-#define TS_RESUME_R8 0x1130
-#define TS_RESUME_R9 0x1138
-#define TS_RESUME_R10 0x1140
-#define TS_RESUME_R11 0x1148
-#define TS_RESUME_R12 0x1150
-#define TS_RESUME_R13 0x1158
-#define TS_RESUME_R14 0x1160
-#define TS_RESUME_R15 0x1168
+#define TS_RESUME_RSP 0x1100
+#define TS_RESUME_RBX 0x1108
+#define TS_RESUME_RBP 0x1110
+#define TS_RESUME_RSI 0x1118
+#define TS_RESUME_RDI 0x1120
+#define TS_RESUME_R8 0x1128
+#define TS_RESUME_R9 0x1130
+#define TS_RESUME_R10 0x1138
+#define TS_RESUME_R11 0x1140
+#define TS_RESUME_R12 0x1148
+#define TS_RESUME_R13 0x1150
+#define TS_RESUME_R14 0x1158
+#define TS_RESUME_R15 0x1160
 
 #define KEYCELL_THREAD_BLOCK_SIZE (2 * KEYCELL_PAGE_SIZE)

@@ -134,6 +134,36 @@ Napi::Value HostStackAddress(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(&local)));
 }
 
+// Returns the floating-point and flag state host code runs with: x87 control,
+// status and tag words (FNSTENV), MXCSR, EFLAGS, and the sum of eight long
+// doubles, which needs all eight x87 registers empty to come out as 36.
+Napi::Value HostExecutionState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct {
+    uint16_t control, unused0, status, unused1, tags, unused2;
+    uint32_t rest[4];
+  } x87;
+  uint32_t mxcsr;
+  uint64_t flags;
+  asm volatile("fnstenv %0\n\tfldenv %0" : "+m"(x87));
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("pushfq\n\tpopq %0" : "=r"(flags));
+
+  volatile long double values[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  long double a = values[0], b = values[1], c = values[2], d = values[3];
+  long double e = values[4], f = values[5], g = values[6], h = values[7];
+  long double sum = ((a + b) + (c + d)) + ((e + f) + (g + h));
+
+  Napi::Object state = Napi::Object::New(env);
+  state.Set("x87Control", Napi::Number::New(env, x87.control));
+  state.Set("x87Status", Napi::Number::New(env, x87.status));
+  state.Set("x87Tags", Napi::Number::New(env, x87.tags));
+  state.Set("mxcsr", Napi::Number::New(env, mxcsr));
+  state.Set("flags", Napi::Number::New(env, static_cast<double>(flags)));
+  state.Set("x87Sum", Napi::Number::New(env, static_cast<double>(sum)));
+  return state;
+}
+
 }  // namespace
 
 void InitSelftest(Napi::Env env, Napi::Object exports) {
@@ -143,6 +173,8 @@ void InitSelftest(Napi::Env env, Napi::Object exports) {
   selftest.Set("pkeyFaultProbe", Napi::Function::New(env, PkeyFaultProbe, "pkeyFaultProbe"));
   selftest.Set("bufferAddress", Napi::Function::New(env, BufferAddress, "bufferAddress"));
   selftest.Set("hostStackAddress", Napi::Function::New(env, HostStackAddress, "hostStackAddress"));
+  selftest.Set("hostExecutionState",
+               Napi::Function::New(env, HostExecutionState, "hostExecutionState"));
   exports.Set("selftest", selftest);
 }
 

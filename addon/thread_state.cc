@@ -58,6 +58,7 @@ static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_rdx) == GC
 static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_flags) == GC_RESUME_FLAGS,
               "");
 static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, host_pkru) == GC_HOST_PKRU, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, target) == GC_TARGET, "");
 static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, domain_pkru) == GC_DOMAIN_PKRU, "");
 #define KEYCELL_STATE_AT(field, offset)                                                \
   static_assert(offsetof(ThreadBlock, state) + offsetof(StatePage, field) == (offset), \
@@ -74,7 +75,6 @@ KEYCELL_STATE_AT(mxcsr, TS_MXCSR);
 KEYCELL_STATE_AT(fpucw, TS_FPUCW);
 KEYCELL_STATE_AT(domain_rsp, TS_DOMAIN_RSP);
 KEYCELL_STATE_AT(domain_fsbase, TS_DOMAIN_FSBASE);
-KEYCELL_STATE_AT(target, TS_TARGET);
 KEYCELL_STATE_AT(args, TS_ARGS);
 KEYCELL_STATE_AT(float_args, TS_FLOAT_ARGS);
 KEYCELL_STATE_AT(result, TS_RESULT);
@@ -143,10 +143,7 @@ struct ThreadResources {
   ThreadBlock* block = nullptr;
   void* signal_stack = nullptr;
   stack_t previous_signal_stack = {};
-  bool async_held = false;
   sigset_t saved_mask;
-  int64_t held_since_ns = 0;
-  uint32_t calls_since_clock_check = 0;
 
   ~ThreadResources() {
     if (!block) return;
@@ -276,23 +273,25 @@ void WipeSignalStackIfDirty(ThreadBlock* block) {
 }
 
 void HoldAsyncSignals(ThreadBlock* block) {
-  if (resources.async_held) {
-    if (++resources.calls_since_clock_check < kCallsPerClockCheck) return;
-    resources.calls_since_clock_check = 0;
-    if (CoarseNowNs() - resources.held_since_ns < kHoldLimitNs) return;
+  StatePage& state = block->state;
+  if (state.async_held) {
+    if (++state.calls_since_clock_check < kCallsPerClockCheck) return;
+    state.calls_since_clock_check = 0;
+    if (CoarseNowNs() - state.held_since_ns < kHoldLimitNs) return;
     // Held long enough: let pending signals in, between two calls.
     ReleaseAsyncSignals();
   }
-  pthread_sigmask(SIG_BLOCK, &block->state.domain_sigmask, &resources.saved_mask);
-  sigaltstack(&block->state.signal_stack, &resources.previous_signal_stack);
-  resources.async_held = true;
-  resources.held_since_ns = CoarseNowNs();
-  resources.calls_since_clock_check = 0;
+  pthread_sigmask(SIG_BLOCK, &state.domain_sigmask, &resources.saved_mask);
+  sigaltstack(&state.signal_stack, &resources.previous_signal_stack);
+  state.async_held = 1;
+  state.held_since_ns = CoarseNowNs();
+  state.calls_since_clock_check = 0;
 }
 
 void ReleaseAsyncSignals() {
-  if (!resources.async_held) return;
-  resources.async_held = false;
+  ThreadBlock* block = resources.block;
+  if (!block || !block->state.async_held) return;
+  block->state.async_held = 0;
   sigaltstack(&resources.previous_signal_stack, nullptr);
   pthread_sigmask(SIG_SETMASK, &resources.saved_mask, nullptr);
 }

@@ -33,6 +33,7 @@ struct alignas(KEYCELL_PAGE_SIZE) GatePage {
   uint64_t resume_rcx;
   uint64_t resume_rdx;
   uint64_t resume_flags;
+  uint64_t target;
 };
 
 // The state page: key 0, denied to domains. The fields up to signal_fsbase
@@ -50,7 +51,6 @@ struct alignas(KEYCELL_PAGE_SIZE) StatePage {
   uint16_t unused;
   uint64_t domain_rsp;
   uint64_t domain_fsbase;
-  uint64_t target;
   uint64_t args[6];
   double float_args[6];
   uint64_t result;
@@ -79,6 +79,12 @@ struct alignas(KEYCELL_PAGE_SIZE) StatePage {
   stack_t signal_stack;
   // The signal mask domain code runs with: asynchronous signals blocked.
   sigset_t domain_sigmask;
+  // HoldAsyncSignals: signals are held, since when, and calls since the
+  // clock was last read. Here rather than in a thread_local, which would cost
+  // a __tls_get_addr call on every domain call.
+  uint32_t async_held;
+  uint32_t calls_since_clock_check;
+  int64_t held_since_ns;
 };
 
 struct ThreadBlock {

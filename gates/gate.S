@@ -23,6 +23,13 @@
 #include "../addon/gate_layout.h"
 #include "pkru_macros.h"
 
+/* x87 status word: IE, DE, ZE, OE, UE, PE, stack fault and error summary. */
+#define X87_EXCEPTION_FLAGS 0x00ff
+/* EFLAGS: TF (bit 8), DF (10), NT (14), AC (18). */
+#define EFLAGS_HOST_MUST_CLEAR 0x44500
+/* EFLAGS with only IF and the always-one bit 1 set, as user mode runs. */
+#define EFLAGS_CLEAN 0x202
+
     .text
     /* Hidden: these symbols are reached RIP-relative from inside the addon. */
     .globl  keycell_gate_text_start
@@ -48,10 +55,7 @@ keycell_gate_text_start:
 .endm
 
 /*
- * GATE_SWITCH_TO_DOMAIN: moves to the domain's thread pointer and stack and
- * leaves [target, exit gate] on the domain stack, so that the final RET enters
- * the target with the exit gate as its return address. The domain stack is
- * still writable here because the host PKRU allows the domain's key.
+ * GATE_SWITCH_TO_DOMAIN: moves to the domain's thread pointer and stack.
  */
 .macro GATE_SWITCH_TO_DOMAIN
     /* Invariant 5: from here until the exit gate every system call of this
@@ -62,9 +66,6 @@ keycell_gate_text_start:
     movq    %gs:TS_DOMAIN_FSBASE, %rax
     wrfsbase %rax
     movq    %gs:TS_DOMAIN_RSP, %rsp
-    leaq    keycell_gate_exit(%rip), %rax
-    pushq   %rax
-    pushq   %gs:TS_TARGET
 .endm
 
 /*
@@ -91,7 +92,13 @@ keycell_gate_text_start:
  * GATE_CLEAR_AND_ENTER: no host value may reach the domain (address secrecy),
  * so every general register that is not an argument is zeroed, as are the
  * vector registers above the six double arguments. DF is cleared as the ABI
- * requires. RET pops the target pushed by GATE_SWITCH_TO_DOMAIN.
+ * requires.
+ *
+ * The target is entered with CALL, through the gate page (readable under the
+ * domain PKRU): the return address it pushes on the domain stack is the exit
+ * gate, and call and return pair up in the CPU's return predictor, which a
+ * pushed address and RET would not. The domain sees only the address of the
+ * gate text, which it must be able to return to anyway.
  *
  * TODO(keycell): the upper halves of YMM/ZMM registers, ZMM16-31, the AVX-512
  * mask registers and the x87 stack are not cleared: host values left there
@@ -111,7 +118,7 @@ keycell_gate_text_start:
     xorl    %r15d, %r15d
     CLEAR_XMM 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
     cld
-    ret
+    call    *%gs:GC_TARGET
 .endm
 
 /*
@@ -120,6 +127,7 @@ keycell_gate_text_start:
  * Enters the staged domain call with the domain PKRU in force.
  */
     .globl  keycell_gate_call_pku
+    .hidden keycell_gate_call_pku
     .type   keycell_gate_call_pku, @function
     .p2align 4
 keycell_gate_call_pku:
@@ -140,6 +148,7 @@ keycell_gate_call_pku:
     WRITE_PKRU_CHECKED GC_DOMAIN_PKRU, keycell_gate_check_failed
 
     GATE_CLEAR_AND_ENTER
+    jmp     keycell_gate_exit
     .size   keycell_gate_call_pku, .-keycell_gate_call_pku
 
 /*
@@ -149,6 +158,7 @@ keycell_gate_call_pku:
  * pointer and registers switch, PKRU does not (the CPU may lack it).
  */
     .globl  keycell_gate_call_open
+    .hidden keycell_gate_call_open
     .type   keycell_gate_call_open, @function
     .p2align 4
 keycell_gate_call_open:
@@ -156,6 +166,7 @@ keycell_gate_call_open:
     GATE_SWITCH_TO_DOMAIN
     GATE_LOAD_ARGUMENTS
     GATE_CLEAR_AND_ENTER
+    /* The open gate's return address: falls through into the exit gate. */
     .size   keycell_gate_call_open, .-keycell_gate_call_open
 
 /*
@@ -167,7 +178,6 @@ keycell_gate_call_open:
     .globl  keycell_gate_exit
     .hidden keycell_gate_exit
     .type   keycell_gate_exit, @function
-    .p2align 4
 keycell_gate_exit:
     /* DF set by the domain would make host string operations run backwards. */
     cld
@@ -190,8 +200,7 @@ keycell_gate_exit:
     movq    %rdi, %gs:TS_RESULT
     movsd   %xmm0, %gs:TS_FLOAT_RESULT
 
-    /* Host state back from the key-0 page; then drop whatever x87 or flag
-     * state the domain left (TF, AC) so host code runs as the ABI expects. */
+    /* Host state back from the key-0 page. */
     movq    %gs:TS_HOST_FSBASE, %rax
     wrfsbase %rax
     movq    %gs:TS_HOST_RSP, %rsp
@@ -201,11 +210,31 @@ keycell_gate_exit:
     movq    %gs:TS_R13, %r13
     movq    %gs:TS_R14, %r14
     movq    %gs:TS_R15, %r15
-    fninit
+
+    /* x87 and SSE state as the ABI promises the host: an empty x87 stack,
+     * no pending exception, the host's control words. Exception flags are
+     * cleared first with non-waiting instructions, because EMMS and FLDCW
+     * would raise a pending exception that the domain unmasked. EMMS marks
+     * every x87 register empty at a tenth of the cost of FNINIT. */
+    fnstsw  %ax
+    testw   $X87_EXCEPTION_FLAGS, %ax
+    jz      2f
+    fnclex
+2:
     fldcw   %gs:TS_FPUCW
+    emms
     ldmxcsr %gs:TS_MXCSR
-    pushq   $0x202
+
+    /* Flags the domain may have set that change how host code runs: TF
+     * (single-step), DF (string direction), AC (alignment checks), NT. POPFQ
+     * is slow, so it runs only when one of them is set. */
+    pushfq
+    testl   $EFLAGS_HOST_MUST_CLEAR, (%rsp)
+    popq    %rax
+    jz      3f
+    pushq   $EFLAGS_CLEAN
     popfq
+3:
     movq    $0, %gs:TS_IN_DOMAIN
     ret
     .size   keycell_gate_exit, .-keycell_gate_exit

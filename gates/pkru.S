@@ -15,6 +15,7 @@
 
 /* uint32_t keycell_pkru_read(void) */
     .globl  keycell_pkru_read
+    .hidden keycell_pkru_read
     .type   keycell_pkru_read, @function
     .p2align 4
 keycell_pkru_read:
@@ -34,6 +35,7 @@ keycell_pkru_read:
  * every WRPKRU is followed at once by a check of what it wrote).
  */
     .globl  keycell_pkru_write_checked
+    .hidden keycell_pkru_write_checked
     .type   keycell_pkru_write_checked, @function
     .p2align 4
 keycell_pkru_write_checked:

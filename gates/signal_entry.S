@@ -22,6 +22,7 @@
 
     .text
     .globl  keycell_signal_entry
+    .hidden keycell_signal_entry
     .type   keycell_signal_entry, @function
     .p2align 4
 keycell_signal_entry:

@@ -30,6 +30,7 @@ import {
 import { native } from '../../src/native.js';
 import {
   addressSpace,
+  expectHostStateRestored,
   openTestDomain,
   residentBytes,
   signalStorm,
@@ -124,6 +125,10 @@ describe("domains with isolation 'none'", () => {
     // Host code still works: string operations and arithmetic rely on both.
     expect(Buffer.from('keycell').toString('hex')).toBe('6b657963656c6c');
     expect(callDomainFunction(domain, fn.add, [3, 4]).value).toBe(7n);
+  });
+
+  test('x87, SSE and flag state the domain broke is restored for the host', () => {
+    expectHostStateRestored(target);
   });
 
   test('domain code reads and writes its own memory', () => {

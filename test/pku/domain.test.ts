@@ -19,6 +19,7 @@ import {
 import { native } from '../../src/native.js';
 import {
   addressSpace,
+  expectHostStateRestored,
   openTestDomain,
   residentBytes,
   signalStorm,
@@ -84,6 +85,10 @@ describe(`domains isolated by protection keys (${pkuPlatform()})`, () => {
     expect(native().selftest.pkruRead()).toBe(before);
     // Node's V8 holds key 1 and keeps its write-disable bit set between uses.
     expect(before & 0b1100).toBe(0b1000);
+  });
+
+  test('x87, SSE and flag state the domain broke is restored for the host', () => {
+    expectHostStateRestored(target);
   });
 
   test('reading a Buffer (key 0 host memory) raises a PKU SandboxFault', () => {

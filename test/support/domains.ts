@@ -8,8 +8,11 @@ import fs from 'node:fs';
 import { Session } from 'node:inspector';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
+import { expect } from 'vitest';
+
 import { callDomainFunction, openDomain, type Domain, type Isolation } from '../../src/domain.js';
 import { PAGE_SIZE, placeUnscannedCode, type DomainAddress } from '../../src/domain-memory.js';
+import { native } from '../../src/native.js';
 import { code, type CodeName } from './machine-code.js';
 
 /** A domain with every test function placed, one page each. */
@@ -17,6 +20,39 @@ export interface TestDomain {
   domain: Domain;
   fn: Record<CodeName, DomainAddress>;
 }
+
+/**
+ * Calls dirtyExecutionState in `target` and checks that the host runs on
+ * as the ABI expects: x87 stack empty, no exception pending, control words,
+ * MXCSR and EFLAGS as they were, and arithmetic that still rounds to nearest.
+ */
+export function expectHostStateRestored(target: TestDomain): void {
+  const { selftest } = native();
+  const before = selftest.hostExecutionState();
+  callDomainFunction(target.domain, target.fn.dirtyExecutionState);
+  const after = selftest.hostExecutionState();
+
+  expect(after.x87Tags).toBe(0xffff);
+  expect(after.x87Status & X87_EXCEPTION_FLAGS).toBe(0);
+  expect(after.x87Control).toBe(before.x87Control);
+  expect(after.x87Sum).toBe(36);
+  expect(after.mxcsr).toBe(before.mxcsr);
+  expect(after.flags & EFLAGS_CONTROL).toBe(before.flags & EFLAGS_CONTROL);
+  expect(after.flags & EFLAGS_CONTROL & ~EFLAGS_IF).toBe(0);
+
+  // Values made at run time, so that nothing is folded at compile time:
+  // round to nearest, denormals kept, and no SIGFPE from a division by zero.
+  const [one, tenth, zero] = [Number('1'), Number('0.1'), Number('0')];
+  expect(tenth + 2 * tenth).toBe(0.30000000000000004);
+  expect(Number.MIN_VALUE * one).toBe(Number.MIN_VALUE);
+  expect(one / zero).toBe(Infinity);
+}
+
+/** x87 status word: exception flags, stack fault and error summary. */
+const X87_EXCEPTION_FLAGS = 0xff;
+/** EFLAGS bits that change how code runs: TF, IF, DF, NT, AC. */
+const EFLAGS_CONTROL = 0x44700;
+const EFLAGS_IF = 0x200;
 
 /** Opens a domain and places every function of machine-code.ts in it. */
 export function openTestDomain(isolation: Isolation): TestDomain {
