@@ -30,12 +30,26 @@ void keycell_gate_syscall_open(void);
 namespace keycell {
 namespace {
 
-// Slots of the call area shared with JavaScript, in 8-byte units.
+// Slots of the call area shared with JavaScript, in 8-byte units. The
+// status slot holds two 32-bit words: how the last call ended (CallStatus)
+// and whether the monitor holds system call reports for JavaScript to take.
 constexpr size_t kArgSlot = 0;
 constexpr size_t kFloatArgSlot = 6;
 constexpr size_t kResultSlot = 12;
 constexpr size_t kFloatResultSlot = 13;
-constexpr size_t kCallAreaSlots = 14;
+constexpr size_t kStatusSlot = 14;
+constexpr size_t kCallAreaSlots = 15;
+
+// How a call ended; src/domain.ts turns each into its typed error.
+enum CallStatus : uint32_t {
+  kCallReturned = 0,
+  kCallFaulted = 1,
+  kCallPoisoned = 2,
+  kCallClosed = 3,
+  kCallWrongThread = 4,
+  kCallReentered = 5,
+  kCallBadEntry = 6,
+};
 
 std::atomic<int> open_domains{0};
 
@@ -77,6 +91,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
             InstanceMethod<&NativeDomain::View>("view"),
             InstanceMethod<&NativeDomain::CallArea>("callArea"),
             InstanceMethod<&NativeDomain::Call>("call"),
+            InstanceMethod<&NativeDomain::Bind>("bind"),
             InstanceMethod<&NativeDomain::Fault>("fault"),
             InstanceMethod<&NativeDomain::SetPolicy>("setPolicy"),
             InstanceMethod<&NativeDomain::SyscallGate>("syscallGate"),
@@ -297,37 +312,99 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   Napi::Value CallArea(const Napi::CallbackInfo&) { return call_area_ref_.Value(); }
 
   // call(entry): runs the domain function at address `entry` with the
-  // arguments in the call area and stores its results there. Returns 0, or
-  // 1 when the domain faulted (details from fault(); the domain is poisoned).
+  // arguments in the call area, and leaves its results and a CallStatus there.
   Napi::Value Call(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t entry;
+    if (ReadOffset(info, 0, "entry", &entry)) CallFromArea(entry);
+    return env.Undefined();
+  }
+
+  // bind(entry): a function of no arguments that does what call(entry) does.
+  // It is a plain N-API function whose data names this domain and the entry,
+  // so a call costs no object unwrapping and no argument conversion: this is
+  // the path every library function takes (src/library.ts).
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t entry;
     if (!Usable(env) || !ReadOffset(info, 0, "entry", &entry)) return env.Undefined();
-    if (poisoned_) {
-      return Fail(env, "DOMAIN_POISONED", "the domain faulted earlier and must be closed");
-    }
     if (!memory_.IsExecutable(entry)) {
       return Fail(env, "BAD_ENTRY", "entry is not in an executable page of this domain");
     }
 
-    GateCall call;
-    call.entry = entry;
-    memcpy(call.args, call_area_ + kArgSlot, sizeof call.args);
-    memcpy(call.float_args, call_area_ + kFloatArgSlot, sizeof call.float_args);
+    auto bound = std::make_unique<BoundEntry>();
+    bound->domain = this;
+    bound->entry = entry;
+    napi_value function;
+    if (napi_create_function(env, "callDomainEntry", NAPI_AUTO_LENGTH, &BoundEntry::Invoke,
+                             bound.get(), &function) != napi_ok ||
+        napi_create_reference(env, Value(), 1, &bound->domain_ref) != napi_ok) {
+      return Fail(env, "SYSTEM", "could not create the bound entry function");
+    }
+    // The function keeps this domain object alive; its finalizer lets go.
+    if (napi_add_finalizer(env, function, bound.get(), &BoundEntry::Finalize, nullptr, nullptr) !=
+        napi_ok) {
+      napi_delete_reference(env, bound->domain_ref);
+      return Fail(env, "SYSTEM", "could not create the bound entry function");
+    }
+    bound.release();
+    return Napi::Value(env, function);
+  }
+
+  // Runs the call staged in the call area and records how it ended. Checks
+  // everything a call needs on every call: closed, other thread, poisoned,
+  // entry still executable, re-entry.
+  void CallFromArea(uint64_t entry) {
+    uint32_t* status = reinterpret_cast<uint32_t*>(call_area_ + kStatusSlot);
+    status[0] = CheckCall(entry);
+    status[1] = 0;
+    if (status[0] != kCallReturned) return;
+
+    GateCall call = {entry, call_area_ + kArgSlot,
+                     reinterpret_cast<const double*>(call_area_ + kFloatArgSlot)};
     uint64_t result = 0;
     double float_result = 0;
     GateOutcome outcome = CallThroughGate(block_, target_, call, &result, &float_result, &fault_);
+    status[1] = monitor_ && monitor_->has_reports();
     if (outcome == GateOutcome::kReentered) {
-      return Fail(env, "DOMAIN_REENTRY", "a domain call is already in progress on this thread");
-    }
-    if (outcome == GateOutcome::kFaulted) {
+      status[0] = kCallReentered;
+    } else if (outcome == GateOutcome::kFaulted) {
       poisoned_ = true;
-      return Napi::Number::New(env, 1);
+      status[0] = kCallFaulted;
+    } else {
+      call_area_[kResultSlot] = result;
+      memcpy(call_area_ + kFloatResultSlot, &float_result, sizeof float_result);
     }
-    call_area_[kResultSlot] = result;
-    memcpy(call_area_ + kFloatResultSlot, &float_result, sizeof float_result);
-    return Napi::Number::New(env, 0);
   }
+
+  CallStatus CheckCall(uint64_t entry) const {
+    if (!open_) return kCallClosed;
+    if (!pthread_equal(owner_, pthread_self())) return kCallWrongThread;
+    if (poisoned_) return kCallPoisoned;
+    if (!memory_.IsExecutable(entry)) return kCallBadEntry;
+    return kCallReturned;
+  }
+
+  // The data of a function made by bind().
+  struct BoundEntry {
+    NativeDomain* domain;
+    uint64_t entry;
+    napi_ref domain_ref = nullptr;
+
+    static napi_value Invoke(napi_env env, napi_callback_info info) {
+      void* data = nullptr;
+      napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data);
+      auto* bound = static_cast<BoundEntry*>(data);
+      bound->domain->CallFromArea(bound->entry);
+      return nullptr;
+    }
+
+    static void Finalize(napi_env env, void* data, void*) {
+      auto* bound = static_cast<BoundEntry*>(data);
+      napi_delete_reference(env, bound->domain_ref);
+      delete bound;
+    }
+  };
 
   // setPolicy(table, cwd): the compiled policy (src/policy/compile.ts) that the
   // monitor applies to every system call this domain makes through the gate.
@@ -423,8 +500,10 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
       return env.Undefined();
     }
 
-    reentry_probe = {block_, target_, {}, GateOutcome::kReturned, false};
-    reentry_probe.call.entry = entry;
+    static const uint64_t kNoArgs[6] = {};
+    static const double kNoFloatArgs[6] = {};
+    reentry_probe = {
+        block_, target_, {entry, kNoArgs, kNoFloatArgs}, GateOutcome::kReturned, false};
     struct sigaction probe = {}, previous = {};
     probe.sa_handler = [](int) {
       uint64_t result;

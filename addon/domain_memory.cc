@@ -10,17 +10,18 @@
 // canary, as glibc-built code expects; static TLS goes below it.
 #include "domain_memory.h"
 
-#include <cerrno>
-#include <cstring>
 #include <sys/mman.h>
 #include <sys/random.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "placement.h"
 
 namespace keycell {
 namespace {
 
-constexpr size_t kPageSize = 4096;
+constexpr size_t kPageSize = DomainMemory::kPageSize;
 constexpr size_t kTcbSelf = 0x00;
 constexpr size_t kTcbThreadVector = 0x08;
 constexpr size_t kTcbSelfAgain = 0x10;
@@ -109,14 +110,13 @@ void DomainMemory::Release() {
   page_protection_.clear();
 }
 
-bool DomainMemory::Protect(uint64_t offset, uint64_t length, int protection,
-                           std::string* error) {
+bool DomainMemory::Protect(uint64_t offset, uint64_t length, int protection, std::string* error) {
   if ((protection & kWrite) && (protection & kExecute)) {
     *error = "domain pages are never writable and executable at once";
     return false;
   }
-  if (offset % kPageSize != 0 || length % kPageSize != 0 || length == 0 ||
-      offset > kImageSize || length > kImageSize - offset) {
+  if (offset % kPageSize != 0 || length % kPageSize != 0 || length == 0 || offset > kImageSize ||
+      length > kImageSize - offset) {
     *error = "protect needs a page-aligned, non-empty range inside the domain image";
     return false;
   }
@@ -138,12 +138,6 @@ bool DomainMemory::Allows(uint64_t offset, uint64_t length, int protection) cons
     if ((page_protection_[page] & protection) != protection) return false;
   }
   return true;
-}
-
-bool DomainMemory::IsExecutable(uint64_t address) const {
-  uint64_t start = reinterpret_cast<uint64_t>(image_);
-  if (!region_ || address < start || address >= start + kImageSize) return false;
-  return (page_protection_[(address - start) / kPageSize] & kExecute) != 0;
 }
 
 }  // namespace keycell

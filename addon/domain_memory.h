@@ -16,6 +16,7 @@ enum DomainProtection : int { kRead = 1, kWrite = 2, kExecute = 4 };
 
 class DomainMemory {
  public:
+  static constexpr size_t kPageSize = 4096;
   static constexpr size_t kImageSize = 64u << 20;
   static constexpr size_t kStackSize = 1u << 20;
   static constexpr size_t kThreadAreaSize = 64u << 10;
@@ -31,8 +32,13 @@ class DomainMemory {
   bool Protect(uint64_t offset, uint64_t length, int protection, std::string* error);
   // True when every image page in [offset, offset + length) allows `protection`.
   bool Allows(uint64_t offset, uint64_t length, int protection) const;
-  // True when `address` lies in an executable image page.
-  bool IsExecutable(uint64_t address) const;
+  // True when `address` lies in an executable image page. Inline: every
+  // domain call checks its entry.
+  bool IsExecutable(uint64_t address) const {
+    uint64_t start = reinterpret_cast<uint64_t>(image_);
+    if (!region_ || address < start || address >= start + kImageSize) return false;
+    return (page_protection_[(address - start) / kPageSize] & kExecute) != 0;
+  }
 
   // Points the thread control block's DTV slot (%fs:8) at `dtv`, a domain
   // address: the runtime's __tls_get_addr finds TLS blocks through it.

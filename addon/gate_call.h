@@ -17,10 +17,12 @@ struct GateTarget {
   void* monitor;
 };
 
+// A staged call: the entry and where its six integer and six double
+// arguments lie (the call area, or zeros).
 struct GateCall {
   uint64_t entry;
-  uint64_t args[6];
-  double float_args[6];
+  const uint64_t* args;
+  const double* float_args;
 };
 
 enum class GateOutcome { kReturned, kFaulted, kReentered };

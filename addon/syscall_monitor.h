@@ -49,6 +49,7 @@ class Monitor {
   void set_recording(bool on) { recording_ = on; }
   std::vector<Event> TakeEvents() { return std::move(events_); }
   std::vector<Event> TakeDenials() { return std::move(denials_); }
+  bool has_reports() const { return !events_.empty() || !denials_.empty(); }
 
  private:
   Outcome Decide(const policy::Request& request);

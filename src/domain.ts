@@ -68,10 +68,42 @@ export interface SyscallEvent {
 }
 
 const OPTION_NAMES = ['isolation', 'policy', 'onViolation'];
-const CALL_AREA_INT_ARGS = 0;
-const CALL_AREA_FLOAT_ARGS = 6;
-const CALL_AREA_RESULT = 12;
-const CALL_AREA_FLOAT_RESULT = 13;
+
+/**
+ * The call area a domain shares with the addon, seen through four views of
+ * the same bytes. Indices of `ints` and `floats` are slots (CallSlot); those
+ * of `words` and `signedWords` are 32-bit halves, low half first.
+ */
+export interface CallArea {
+  ints: BigUint64Array;
+  floats: Float64Array;
+  words: Uint32Array;
+  signedWords: Int32Array;
+}
+
+/** Slots of the call area: 6 integer and 6 double arguments, results, status. */
+export const CallSlot = {
+  intArgs: 0,
+  floatArgs: 6,
+  result: 12,
+  floatResult: 13,
+  status: 14,
+} as const;
+
+/** Words of the status slot: how the call ended, and whether the monitor has reports. */
+const STATUS_WORD = CallSlot.status * 2;
+const REPORTS_WORD = CallSlot.status * 2 + 1;
+
+/** How a call ended, as addon/domain_binding.cc writes it to STATUS_WORD. */
+const CallStatus = {
+  returned: 0,
+  faulted: 1,
+  poisoned: 2,
+  closed: 3,
+  wrongThread: 4,
+  reentered: 5,
+  badEntry: 6,
+} as const;
 
 let nextDomainId = 1;
 let warnedNoIsolation = false;
@@ -140,8 +172,7 @@ function typedError(error: unknown, domainId: number, isolation: Isolation): unk
 interface DomainState {
   native: NativeDomain | null;
   fault: SandboxFault | null;
-  ints: BigUint64Array;
-  floats: Float64Array;
+  area: CallArea;
   onViolation: 'errno' | 'throw';
   /** Someone listens to 'syscall' events. */
   recording: boolean;
@@ -185,8 +216,12 @@ export class Domain extends EventEmitter {
     const state: DomainState = {
       native: domain,
       fault: null,
-      ints: new BigUint64Array(area),
-      floats: new Float64Array(area),
+      area: {
+        ints: new BigUint64Array(area),
+        floats: new Float64Array(area),
+        words: new Uint32Array(area),
+        signedWords: new Int32Array(area),
+      },
       onViolation: options.onViolation,
       recording: false,
     };
@@ -252,13 +287,18 @@ function toEvent(event: NativeSyscallEvent): SyscallEvent {
 }
 
 /**
- * Emits the system calls of the call that just ended; with onViolation
- * 'throw', turns its first denial into a PolicyViolation.
+ * Emits the system calls of the call that just ended; unless the call
+ * faulted, turns its first denial into a PolicyViolation with onViolation
+ * 'throw'.
  */
-function reportSyscalls(domain: Domain, state: DomainState & { native: NativeDomain }): void {
+function reportSyscalls(
+  domain: Domain,
+  state: DomainState & { native: NativeDomain },
+  faulted: boolean,
+): void {
   const { events, denials } = state.native.takeSyscalls();
   for (const event of events) domain.emit('syscall', toEvent(event));
-  if (state.onViolation === 'throw' && denials.length > 0) {
+  if (state.onViolation === 'throw' && denials.length > 0 && !faulted) {
     const first = toEvent(denials[0]);
     throw new PolicyViolation(domain.id, domain.policy, first, denials[0].errno);
   }
@@ -303,9 +343,60 @@ export interface DomainCallResult {
 }
 
 /**
+ * Runs after every crossing: schedules the release of held signals, and
+ * unless the call simply returned, reports its system calls and throws what
+ * ended it.
+ */
+function finishCall(domain: Domain, state: DomainState): void {
+  // Signals are held from the first call of a macrotask until it is over.
+  if (!releaseScheduled) {
+    releaseScheduled = true;
+    setImmediate(releaseAsyncSignals);
+  }
+  const { words } = state.area;
+  if ((words[STATUS_WORD]! | words[REPORTS_WORD]!) !== 0) settleCall(domain, state);
+}
+
+function settleCall(domain: Domain, state: DomainState): void {
+  const status = state.area.words[STATUS_WORD]!;
+  if (!state.native || status === CallStatus.closed) throw new DomainClosedError(domain.id);
+  const native = state.native;
+  if (status === CallStatus.faulted) state.fault = new SandboxFault(domain.id, native.fault()!);
+  if (state.area.words[REPORTS_WORD] !== 0) {
+    reportSyscalls(domain, { ...state, native }, status === CallStatus.faulted);
+  }
+
+  switch (status) {
+    case CallStatus.returned:
+      return;
+    case CallStatus.faulted:
+      throw state.fault;
+    case CallStatus.poisoned:
+      state.fault ??= new SandboxFault(domain.id, native.fault()!);
+      throw new DomainPoisonedError(domain.id, state.fault);
+    case CallStatus.reentered:
+      throw new DomainReentryError(domain.id);
+    case CallStatus.wrongThread:
+      throw new KeycellError(
+        'WRONG_THREAD',
+        `domain ${domain.id}: a domain can only be used on the thread that created it`,
+      );
+    case CallStatus.badEntry:
+      throw new KeycellError(
+        'BAD_ENTRY',
+        `domain ${domain.id}: entry is not in an executable page of this domain`,
+      );
+    default:
+      throw new KeycellError('SYSTEM', `domain ${domain.id}: unknown call status ${status}`);
+  }
+}
+
+/**
  * Calls the domain function at `entry` (a domain address) through the gate
  * with up to six integer and six double arguments. Throws SandboxFault when
  * the domain faults (the domain is then poisoned), DomainPoisonedError after.
+ * For keycell's own one-off calls (constructors, allocation); library
+ * functions use bindDomainEntry.
  */
 export function callDomainFunction(
   domain: Domain,
@@ -314,31 +405,46 @@ export function callDomainFunction(
   floats: readonly number[] = [],
 ): DomainCallResult {
   const state = openState(domain);
-  if (state.fault) throw new DomainPoisonedError(domain.id, state.fault);
   if (ints.length > 6 || floats.length > 6) {
     throw new TypeError('a domain call takes at most 6 integer and 6 double arguments');
   }
+  const area = state.area;
   for (let i = 0; i < 6; i++) {
-    state.ints[CALL_AREA_INT_ARGS + i] = BigInt.asUintN(64, BigInt(ints[i] ?? 0));
-    state.floats[CALL_AREA_FLOAT_ARGS + i] = floats[i] ?? 0;
+    area.ints[CallSlot.intArgs + i] = BigInt.asUintN(64, BigInt(ints[i] ?? 0));
+    area.floats[CallSlot.floatArgs + i] = floats[i] ?? 0;
   }
 
-  let status: number;
+  state.native.call(entry);
+  finishCall(domain, state);
+  return { value: area.ints[CallSlot.result]!, float: area.floats[CallSlot.floatResult]! };
+}
+
+/** A domain function bound once; see bindDomainEntry. */
+export interface DomainEntry {
+  /** The domain's call area: arguments go in before `call()`, results come out after. */
+  area: CallArea;
+  /** Crosses the gate; throws as callDomainFunction does. */
+  call(): void;
+}
+
+/**
+ * Binds the domain function at `entry` for repeated calls. The caller stages
+ * arguments in `area` and reads results from it, so a call converts nothing
+ * and allocates nothing on its way through the gate.
+ */
+export function bindDomainEntry(domain: Domain, entry: number): DomainEntry {
+  const state = openState(domain);
+  let invoke: () => void;
   try {
-    status = state.native.call(entry);
+    invoke = state.native.bind(entry);
   } catch (error) {
     throw typedError(error, domain.id, domain.isolation);
-  } finally {
-    // Signals are held from the first call of a macrotask until it is over.
-    if (!releaseScheduled) {
-      releaseScheduled = true;
-      setImmediate(releaseAsyncSignals);
-    }
   }
-  if (state.recording || state.onViolation === 'throw') reportSyscalls(domain, state);
-  if (status !== 0) {
-    state.fault = new SandboxFault(domain.id, state.native.fault()!);
-    throw state.fault;
-  }
-  return { value: state.ints[CALL_AREA_RESULT]!, float: state.floats[CALL_AREA_FLOAT_RESULT]! };
+  return {
+    area: state.area,
+    call: () => {
+      invoke();
+      finishCall(domain, state);
+    },
+  };
 }

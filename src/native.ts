@@ -96,10 +96,15 @@ export interface NativeDomain {
   read(offset: number, length: number): Buffer;
   write(offset: number, bytes: Uint8Array): void;
   view(offset: number, length: number): ArrayBuffer;
-  /** 14 slots of 8 bytes: 6 integer arguments, 6 doubles, the integer and double results. */
+  /**
+   * 15 slots of 8 bytes: 6 integer arguments, 6 doubles, the integer and
+   * double results, and two status words (src/domain.ts, CallSlot).
+   */
   callArea(): ArrayBuffer;
-  /** 0 when the call returned, 1 when it faulted (see `fault()`). */
-  call(entry: number): number;
+  /** Calls `entry` with the arguments in the call area; the status words say how it ended. */
+  call(entry: number): void;
+  /** A function that calls `entry` as `call(entry)` does, checked once here (BAD_ENTRY). */
+  bind(entry: number): () => void;
   fault(): NativeFault | null;
   /** Installs the compiled policy the monitor applies to this domain's system calls. */
   setPolicy(table: Uint8Array, cwd: string): void;
@@ -153,7 +158,21 @@ export interface NativeAddon {
     bufferAddress(bytes: ArrayBufferView): number;
     /** An address on the calling thread's host stack. */
     hostStackAddress(): number;
+    /** x87, SSE and flag state of host code, and a sum that needs an empty x87 stack. */
+    hostExecutionState(): HostExecutionState;
   };
+}
+
+/** What selftest.hostExecutionState() reports. */
+export interface HostExecutionState {
+  x87Control: number;
+  x87Status: number;
+  /** 0xffff when every x87 register is empty. */
+  x87Tags: number;
+  mxcsr: number;
+  flags: number;
+  /** 1 + 2 + ... + 8 computed on the x87 stack: 36 unless the stack was left full. */
+  x87Sum: number;
 }
 
 /** The package root: one level above both `src/` and `dist/`. */

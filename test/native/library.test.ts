@@ -9,7 +9,7 @@ import zlib from 'node:zlib';
 import { beforeAll, describe, expect, test } from 'vitest';
 
 import { Domain } from '../../src/domain.js';
-import { LoadError } from '../../src/errors.js';
+import { DomainClosedError, LoadError } from '../../src/errors.js';
 import { parseSignature, SignatureError } from '../../src/loader/signature.js';
 import { DomainPointer } from '../../src/pointer.js';
 import { domainPool } from '../support/domain-pool.js';
@@ -154,7 +154,101 @@ describe('fixture libraries through the API', () => {
   });
 });
 
+describe('argument and result conversion', () => {
+  test('each integer result type truncates and sign-extends as C does', async () => {
+    const values = await (await domain()).load(fixtures.values);
+    const cases: [string, string, bigint, number | bigint][] = [
+      ['int8_t', 'i8', 0x1ffn, -1],
+      ['uint8_t', 'u8', 0x1ffn, 255],
+      ['int16_t', 'i16', 0x18000n, -32768],
+      ['uint16_t', 'u16', 0x1ffffn, 65535],
+      ['int32_t', 'i32', 0x180000000n, -2147483648],
+      ['uint32_t', 'u32', 0x1ffffffffn, 4294967295],
+      ['int64_t', 'i64', 0xffffffffffffffffn, -1],
+      ['int64_t', 'i64', 0x8000000000000000n, -(2n ** 63n)],
+      ['int64_t', 'i64', 2n ** 53n - 1n, Number.MAX_SAFE_INTEGER],
+      ['int64_t', 'i64', 2n ** 53n, 2n ** 53n],
+      ['uint64_t', 'u64', 0xffffffffffffffffn, 2n ** 64n - 1n],
+      ['uint64_t', 'u64', 2n ** 32n + 5n, 2 ** 32 + 5],
+    ];
+    for (const [type, name, input, expected] of cases) {
+      const fn = values.func(`${type} values_${name}(uint64_t raw)`);
+      expect(fn(input), `${type} from 0x${input.toString(16)}`).toBe(expected);
+    }
+    const not = values.func('bool values_not(bool value)');
+    expect(not(false)).toBe(true);
+    expect(not(true)).toBe(false);
+  });
+
+  test('integer arguments reach the callee as exact 64-bit register values', async () => {
+    const values = await (await domain()).load(fixtures.values);
+    const pick = values.func(
+      'uint64_t values_pick(uint64_t a, uint64_t b, int64_t c, int64_t d, uint64_t e, int which)',
+    );
+    const args = [2 ** 53 - 1, 2n ** 64n - 1n, -1, -(2 ** 40) - 3, 2 ** 63, 0] as const;
+    const expected = [
+      2 ** 53 - 1,
+      2n ** 64n - 1n,
+      2n ** 64n - 1n,
+      2n ** 64n - 2n ** 40n - 3n,
+      2n ** 63n,
+    ];
+    for (let which = 0; which < 5; which++) {
+      const call = [...args.slice(0, 5), which];
+      expect(pick(...call), `argument ${which + 1}`).toBe(expected[which]);
+    }
+    expect(() => pick(2 ** 64, 0, 0, 0, 0, 0)).toThrow(/argument 1 \(a\) is out of range/);
+    expect(() => pick(0, -1, 0, 0, 0, 0)).toThrow(RangeError);
+    expect(() => pick(0, 0, 2n ** 63n, 0, 0, 0)).toThrow(/argument 3 \(c\) is out of range/);
+    expect(() => pick(0, 0, 0, 0, 0, 2 ** 31)).toThrow(/argument 6 \(which\) is out of range/);
+    expect(() => pick(0, 0, 0, 0, 0, '1')).toThrow(
+      /must be an integer \(number or bigint\), not string/,
+    );
+  });
+
+  test('integer and double arguments interleave, each in its own registers', async () => {
+    const values = await (await domain()).load(fixtures.values);
+    const mix = values.func(
+      'double values_mix(int32_t a, double x, int64_t b, double y, uint8_t c, double z)',
+    );
+    expect(mix(1, 2, 3, 4, 5, 6)).toBe(1 + 20 + 300 + 4000 + 50000 + 600000);
+    expect(mix(-1, 0.5, -2n, 0.25, 255, 0)).toBe(-1 + 5 - 200 + 250 + 2550000);
+    expect(() => mix(1, 2n, 3, 4, 5, 6)).toThrow(/argument 2 \(x\) must be a number, not bigint/);
+  });
+
+  test('strings, buffers and out-parameters cross in both directions', async () => {
+    const values = await (await domain()).load(fixtures.values);
+    const length = values.func('size_t values_length(const char *text)');
+    const echo = values.func('const char *values_echo(const char *text)');
+    const sum = values.func(
+      'uint32_t values_sum(const uint8_t *data, size_t length, uint64_t *out)',
+    );
+    expect(length('')).toBe(0);
+    expect(length('naïve ☃')).toBe(Buffer.byteLength('naïve ☃'));
+    expect((echo('in and out') as DomainPointer).readCString()).toBe('in and out');
+    expect(echo(null)).toBeNull();
+
+    const data = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    const out = new BigUint64Array(1);
+    expect(sum(data, data.length, out)).toBe(data.reduce((a, b) => a + b, 0));
+    expect(out[0]).toBe(300n);
+    const big = Buffer.alloc(2 << 20);
+    expect(() => sum(big, big.length, out)).toThrow(/do not fit the 1048576-byte argument area/);
+  });
+});
+
 describe('closing', () => {
+  test('a function of a closed domain throws DomainClosedError', async () => {
+    const target = await Domain.create({ isolation: 'none' });
+    const values = await target.load(fixtures.values);
+    const length = values.func('size_t values_length(const char *text)');
+    const not = values.func('bool values_not(bool value)');
+    expect(not(false)).toBe(true);
+    target.close();
+    expect(() => not(false)).toThrow(DomainClosedError);
+    expect(() => length('text')).toThrow(DomainClosedError);
+  });
+
   test('destructors run inside the domain as it closes', async () => {
     const target = await Domain.create({ isolation: 'none' });
     const needs = await target.load(fixtures.needs);

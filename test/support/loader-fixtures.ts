@@ -22,6 +22,7 @@ export interface LoaderFixtures {
   missing: string;
   needs: string;
   base: string;
+  values: string;
 }
 
 function isFresh(output: string, source: string): boolean {
@@ -50,5 +51,6 @@ export function buildLoaderFixtures(): LoaderFixtures {
     hostile: library('hostile'),
     network: library('network'),
     rawSyscalls: library('raw_syscalls'),
+    values: library('values'),
   };
 }
