@@ -293,10 +293,11 @@ function toEvent(event: NativeSyscallEvent): SyscallEvent {
  */
 function reportSyscalls(
   domain: Domain,
-  state: DomainState & { native: NativeDomain },
+  state: DomainState,
+  native: NativeDomain,
   faulted: boolean,
 ): void {
-  const { events, denials } = state.native.takeSyscalls();
+  const { events, denials } = native.takeSyscalls();
   for (const event of events) domain.emit('syscall', toEvent(event));
   if (state.onViolation === 'throw' && denials.length > 0 && !faulted) {
     const first = toEvent(denials[0]);
@@ -363,7 +364,7 @@ function settleCall(domain: Domain, state: DomainState): void {
   const native = state.native;
   if (status === CallStatus.faulted) state.fault = new SandboxFault(domain.id, native.fault()!);
   if (state.area.words[REPORTS_WORD] !== 0) {
-    reportSyscalls(domain, { ...state, native }, status === CallStatus.faulted);
+    reportSyscalls(domain, state, native, status === CallStatus.faulted);
   }
 
   switch (status) {

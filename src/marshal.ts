@@ -40,24 +40,43 @@ type PointerType = Extract<CType, { kind: 'pointer' }>;
 
 const TWO_TO_32 = 4294967296;
 
-/** Bytes placed in the scratch area during one call, and what to copy back after it. */
+/**
+ * Bytes placed in the scratch area during a call, and what to copy back
+ * after it. Each function keeps one and resets it per call: domain calls
+ * never nest, so no two calls use it at once.
+ */
 class CallScratch {
   private used = 0;
-  readonly copyBacks: { target: Uint8Array; start: number }[] = [];
+  /** Non-const pointer arguments of this call: `copies` entries of targets and starts. */
+  private copies = 0;
+  private readonly targets: (Uint8Array | null)[] = [];
+  private readonly starts: number[] = [];
 
   constructor(
     private readonly area: ScratchArea,
-    domain: Domain,
-  ) {
-    // The view is detached once the domain closes.
-    if (area.bytes.byteLength === 0) throw new DomainClosedError(domain.id);
+    private readonly domain: Domain,
+  ) {}
+
+  /** Starts a call; throws DomainClosedError once the domain closed (the view is detached). */
+  reset(): void {
+    if (this.area.bytes.byteLength === 0) throw new DomainClosedError(this.domain.id);
+    this.used = 0;
+    this.copies = 0;
   }
 
-  /** Copies `bytes` in and returns their domain address; `copyBack` copies them out later. */
-  place(bytes: Uint8Array, where: string, copyBack: boolean): number {
+  /** Copies `view` in and returns its domain address; `copyBack` copies it out after the call. */
+  place(view: ArrayBufferView, where: string, copyBack: boolean): number {
+    const bytes =
+      view instanceof Uint8Array
+        ? view
+        : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     const start = this.reserve(Math.max(bytes.length, 1), where);
     this.area.bytes.set(bytes, start);
-    if (copyBack) this.copyBacks.push({ target: bytes, start });
+    if (copyBack) {
+      this.targets[this.copies] = bytes;
+      this.starts[this.copies] = start;
+      this.copies++;
+    }
     return this.area.address + start;
   }
 
@@ -71,10 +90,16 @@ class CallScratch {
     return this.area.address + start;
   }
 
-  /** Copies the bytes of non-const pointer arguments back to their JavaScript owners. */
+  /**
+   * Copies the bytes of non-const pointer arguments back to their JavaScript
+   * owners, and lets go of those owners.
+   */
   copyBack(): void {
-    for (const { target, start } of this.copyBacks) {
+    for (let i = 0; i < this.copies; i++) {
+      const target = this.targets[i]!;
+      const start = this.starts[i]!;
       target.set(this.area.bytes.subarray(start, start + target.length));
+      this.targets[i] = null;
     }
   }
 
@@ -135,12 +160,6 @@ function integerWriter(type: IntType, where: string, area: CallArea, slot: numbe
   };
 }
 
-function asBytes(value: ArrayBuffer | ArrayBufferView): Uint8Array {
-  return value instanceof ArrayBuffer
-    ? new Uint8Array(value)
-    : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-}
-
 /** A writer for a pointer parameter: see the file comment for what each value becomes. */
 function pointerWriter(
   type: PointerType,
@@ -150,25 +169,28 @@ function pointerWriter(
   slot: number,
 ): ArgumentWriter {
   const isCharPointer = type.to.kind === 'int' && type.to.bytes === 1;
+  const copyBack = !type.const;
+  // Most frequent first: bytes, then NULL, strings and domain pointers.
   return (value, scratch) => {
-    if (value === null || value === undefined) {
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      const view = ArrayBuffer.isView(value) ? value : new Uint8Array(value);
+      const owner = domainViews.get(view.buffer);
+      if (owner === undefined) {
+        storeNumber(area, slot, scratch!.place(view, where, copyBack));
+      } else if (owner.domain === domain) {
+        storeNumber(area, slot, owner.address + view.byteOffset);
+      } else {
+        throw new TypeError(`${where} is memory of another domain (${owner.domain.id})`);
+      }
+    } else if (value === null || value === undefined) {
       storeNumber(area, slot, 0);
+    } else if (typeof value === 'string') {
+      if (!isCharPointer) throw new TypeError(`${where} takes a string only for char pointers`);
+      storeNumber(area, slot, scratch!.placeString(value, where));
     } else if (value instanceof DomainPointer) {
       if (value.domain !== domain)
         throw new TypeError(`${where} points into another domain (${value.domain.id})`);
       area.ints[slot] = value.address;
-    } else if (typeof value === 'string') {
-      if (!isCharPointer) throw new TypeError(`${where} takes a string only for char pointers`);
-      storeNumber(area, slot, scratch!.placeString(value, where));
-    } else if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-      const bytes = asBytes(value);
-      const view = domainViews.get(bytes.buffer);
-      if (view && view.domain !== domain)
-        throw new TypeError(`${where} is memory of another domain (${view.domain.id})`);
-      const address = view
-        ? view.address + bytes.byteOffset
-        : scratch!.place(bytes, where, !type.const);
-      storeNumber(area, slot, address);
     } else {
       throw new TypeError(
         `${where} must be a Buffer, typed array, ArrayBuffer, string, DomainPointer or null, ` +
@@ -266,6 +288,7 @@ export function makeDomainFunction(
   const readResult = resultReader(signature.result, domain, area);
   const count = writers.length;
   const usesScratch = signature.parameters.some(({ type }) => type.kind === 'pointer');
+  const scratch = usesScratch ? new CallScratch(scratchArea, domain) : null;
 
   const call = (...args: unknown[]): unknown => {
     if (args.length !== count) {
@@ -273,7 +296,7 @@ export function makeDomainFunction(
         `${signature.name}() takes ${count} argument(s), got ${args.length}: ${signature.text}`,
       );
     }
-    const scratch = usesScratch ? new CallScratch(scratchArea, domain) : null;
+    scratch?.reset();
     for (let i = 0; i < count; i++) writers[i]!(args[i], scratch);
     crossGate();
     scratch?.copyBack();
