@@ -86,20 +86,40 @@ export function sampleSlow(
   });
 }
 
-/** Measures `call` (one operation of `path`) and returns per-call statistics. */
+/**
+ * Returns a loop calling `call(argument)` (or `call()` without an argument)
+ * `batch` times. Each loop is compiled from its own source text, so V8 keeps
+ * separate type feedback per path: a loop shared by all paths would see every
+ * path's function at one call site and charge each of them for a megamorphic
+ * call that none has in real use.
+ */
+function batchLoop(call: (argument?: unknown) => unknown, argument: unknown, batch: number) {
+  const invocation = argument === undefined ? 'call()' : 'call(argument)';
+  const make = new Function(
+    'call',
+    'argument',
+    'batch',
+    `return function batchOfCalls() { for (let i = 0; i < batch; i++) ${invocation}; };`,
+  ) as (call: unknown, argument: unknown, batch: number) => () => void;
+  return make(call, argument, batch);
+}
+
+/**
+ * Measures `call` (one operation of `path`, given `argument`) and returns
+ * per-call statistics.
+ */
 export async function measure(
   path: CallPath,
-  call: () => unknown,
+  call: (argument?: unknown) => unknown,
+  argument: unknown,
   options: MeasureOptions,
 ): Promise<Measurement> {
   const batch = path.kind === 'sync' ? options.batch : 1;
   const task =
     path.kind === 'sync'
-      ? () => {
-          for (let i = 0; i < batch; i++) call();
-        }
+      ? batchLoop(call, argument, batch)
       : async () => {
-          await call();
+          await call(argument);
         };
   const latency = await sample(path.name, task, { timeMs: options.timeMs });
   return {

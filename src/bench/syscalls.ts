@@ -52,7 +52,7 @@ async function mediatedPath(path: MediatedPath, isolation: Isolation): Promise<C
 
 async function time(path: CallPath, options: MeasureOptions): Promise<number> {
   try {
-    return (await measure(path, () => path.empty(), options)).medianNs;
+    return (await measure(path, path.empty, undefined, options)).medianNs;
   } finally {
     await path.close();
   }
