@@ -15,6 +15,7 @@
 
 #include "domain_memory.h"
 #include "gate_call.h"
+#include "gate_layout.h"
 #include "pkeys.h"
 #include "pkru.h"
 #include "policy_js.h"
@@ -98,6 +99,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
             InstanceMethod<&NativeDomain::RecordSyscalls>("recordSyscalls"),
             InstanceMethod<&NativeDomain::TakeSyscalls>("takeSyscalls"),
             InstanceMethod<&NativeDomain::SelftestReentryFromSignal>("selftestReentryFromSignal"),
+            InstanceMethod<&NativeDomain::SelftestVectorClearing>("selftestVectorClearing"),
         });
   }
 
@@ -541,6 +543,63 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
                Napi::Boolean::New(env, reentry_probe.inner == GateOutcome::kReentered));
     report.Set("outerReturned", Napi::Boolean::New(env, outer == GateOutcome::kReturned));
     return report;
+  }
+
+  // selftestVectorClearing(entry): for tests of isolation 'none' only. Sets
+  // every bit of the YMM registers (and with AVX-512 of ZMM16-31 and k0-k7),
+  // then calls `entry` with the thread's clearing level as first argument;
+  // `entry` returns 0 when it finds them all zero. Runs once with the
+  // clearing the gate does and once with it switched off, which shows the
+  // filled registers do reach a gate that does not clear them.
+  Napi::Value SelftestVectorClearing(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t entry;
+    if (!Usable(env) || !ReadOffset(info, 0, "entry", &entry)) return env.Undefined();
+    if (pku_ || !memory_.IsExecutable(entry)) {
+      Napi::TypeError::New(env, "needs an open 'none' domain and an executable entry")
+          .ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const uint32_t level = block_->gate.vector_clear;
+    Napi::Object report = Napi::Object::New(env);
+    report.Set("level", Napi::Number::New(env, level));
+    if (level == 0) return report;
+
+    auto run = [&](uint32_t clear) {
+      const uint64_t args[6] = {level & VECTOR_CLEAR_AVX512 ? 2u : 1u};
+      static const double kNoFloatArgs[6] = {};
+      GateCall call = {entry, args, kNoFloatArgs};
+      uint64_t result = 1;
+      double float_result;
+      block_->gate.vector_clear = clear;
+      FillVectorRegisters(level);
+      CallThroughGate(block_, target_, call, &result, &float_result, &fault_);
+      block_->gate.vector_clear = level;
+      return result;
+    };
+    report.Set("dirtyWithClearing", Napi::Number::New(env, static_cast<double>(run(level))));
+    report.Set("dirtyWithoutClearing", Napi::Number::New(env, static_cast<double>(run(0))));
+    return report;
+  }
+
+  // Sets every bit of YMM0-15, and with AVX-512 of ZMM16-31 and k0-k7.
+  static void FillVectorRegisters(uint32_t level) {
+    asm volatile(
+        "vcmpps $15, %%ymm0, %%ymm0, %%ymm0\n\t"
+        ".irp n, 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\n\t"
+        "vmovaps %%ymm0, %%ymm\\n\n\t"
+        ".endr" ::
+            : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+              "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    if (!(level & VECTOR_CLEAR_AVX512)) return;
+    asm volatile(
+        ".irp n, 16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n\t"
+        "vpternlogd $0xff, %%zmm\\n, %%zmm\\n, %%zmm\\n\n\t"
+        ".endr\n\t"
+        ".irp n, 0,1,2,3,4,5,6,7\n\t"
+        "kxnorw %%k\\n, %%k\\n, %%k\\n\n\t"
+        ".endr" ::
+            :);
   }
 
   struct ReentryProbe {

@@ -33,6 +33,10 @@
 /* Domain address the entry gate calls. It is read after the domain PKRU is
  * in force, so it lives here rather than in the state page. */
 #define GC_TARGET 0x38
+/* u32: vector state the entry gate clears beyond XMM6-15 (thread_state.cc). */
+#define GC_VECTOR_CLEAR 0x40
+#define VECTOR_CLEAR_AVX 1     /* VZEROUPPER: bits 128 and up of YMM/ZMM0-15 */
+#define VECTOR_CLEAR_AVX512 2  /* ZMM16-31 and the mask registers k0-k7 */
 
 /* State page (key 0: denied to domains), as offsets from GS base. */
 #define TS_SELF 0x1000          /* address of the block, to validate GS base */

@@ -26,6 +26,7 @@
 #include "thread_state.h"
 
 #include <asm/prctl.h>
+#include <cpuid.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -59,6 +60,8 @@ static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, resume_flags) == 
               "");
 static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, host_pkru) == GC_HOST_PKRU, "");
 static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, target) == GC_TARGET, "");
+static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, vector_clear) == GC_VECTOR_CLEAR,
+              "");
 static_assert(offsetof(ThreadBlock, gate) + offsetof(GatePage, domain_pkru) == GC_DOMAIN_PKRU, "");
 #define KEYCELL_STATE_AT(field, offset)                                                \
   static_assert(offsetof(ThreadBlock, state) + offsetof(StatePage, field) == (offset), \
@@ -136,6 +139,32 @@ sigset_t AsyncSignals() {
   sigfillset(&set);
   for (int signo : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS}) sigdelset(&set, signo);
   return set;
+}
+
+// Which vector state the entry gate must clear, as the CPU has it and the
+// kernel enables it in XCR0 (Intel SDM vol. 1, 13.3): host values left in
+// the upper halves of YMM/ZMM registers, in ZMM16-31 or in the mask
+// registers would otherwise reach domain code. glibc's memcpy moves data,
+// pointers included, through exactly these registers.
+uint32_t VectorStateToClear() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+  constexpr unsigned kOsXsave = 1u << 27, kAvx = 1u << 28;
+  if ((ecx & (kOsXsave | kAvx)) != (kOsXsave | kAvx)) return 0;
+  uint32_t xcr0_low, xcr0_high;
+  asm volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  constexpr uint32_t kSseAvxState = 0x6, kAvx512State = 0xe0;
+  if ((xcr0_low & kSseAvxState) != kSseAvxState) return 0;
+
+  uint32_t clear = VECTOR_CLEAR_AVX;
+  constexpr unsigned kAvx512F = 1u << 16;
+  if (__get_cpuid_max(0, nullptr) >= 7) {
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    if ((ebx & kAvx512F) && (xcr0_low & kAvx512State) == kAvx512State) {
+      clear |= VECTOR_CLEAR_AVX512;
+    }
+  }
+  return clear;
 }
 
 // Owns this thread's block and signal stack; undone when the thread exits.
@@ -240,6 +269,7 @@ ThreadBlock* CurrentThreadBlock(std::string* error) {
     return nullptr;
   }
 
+  block->gate.vector_clear = VectorStateToClear();
   StatePage& state = block->state;
   state.self = reinterpret_cast<uint64_t>(block);
   state.pku_available = pku ? 1 : 0;

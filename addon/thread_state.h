@@ -34,6 +34,7 @@ struct alignas(KEYCELL_PAGE_SIZE) GatePage {
   uint64_t resume_rdx;
   uint64_t resume_flags;
   uint64_t target;
+  uint32_t vector_clear;
 };
 
 // The state page: key 0, denied to domains. The fields up to signal_fsbase

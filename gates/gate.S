@@ -91,8 +91,9 @@ keycell_gate_text_start:
 /*
  * GATE_CLEAR_AND_ENTER: no host value may reach the domain (address secrecy),
  * so every general register that is not an argument is zeroed, as are the
- * vector registers above the six double arguments. DF is cleared as the ABI
- * requires.
+ * vector registers above the six double arguments, the upper halves of all
+ * of them, and with AVX-512 ZMM16-31 and the mask registers. DF is cleared
+ * as the ABI requires.
  *
  * The target is entered with CALL, through the gate page (readable under the
  * domain PKRU): the return address it pushes on the domain stack is the exit
@@ -100,9 +101,8 @@ keycell_gate_text_start:
  * pushed address and RET would not. The domain sees only the address of the
  * gate text, which it must be able to return to anyway.
  *
- * TODO(keycell): the upper halves of YMM/ZMM registers, ZMM16-31, the AVX-512
- * mask registers and the x87 stack are not cleared: host values left there
- * could reach the domain. Clearing them needs XSAVE feature detection.
+ * TODO(keycell): the x87 data registers are not cleared: values host code
+ * left there (long double arithmetic) can be read back with FXSAVE.
  */
 .macro GATE_CLEAR_AND_ENTER
     movq    %r10, %rdx
@@ -117,6 +117,7 @@ keycell_gate_text_start:
     xorl    %r14d, %r14d
     xorl    %r15d, %r15d
     CLEAR_XMM 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
+    CLEAR_WIDE_VECTORS
     cld
     call    *%gs:GC_TARGET
 .endm

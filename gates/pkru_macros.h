@@ -32,3 +32,26 @@
     pxor    %xmm\number, %xmm\number
 .endr
 .endm
+
+/*
+ * CLEAR_WIDE_VECTORS: clears what CLEAR_XMM cannot reach, as far as the CPU
+ * has it (GC_VECTOR_CLEAR, filled when the thread block is made; the gate
+ * page stays readable under the domain PKRU). VZEROUPPER zeroes bits 128 and
+ * up of every YMM/ZMM0-15 register and keeps the double arguments in the low
+ * halves; with AVX-512, ZMM16-31 and the mask registers are zeroed too.
+ * Clobbers flags only.
+ */
+.macro CLEAR_WIDE_VECTORS
+    testl   $VECTOR_CLEAR_AVX, %gs:GC_VECTOR_CLEAR
+    jz      9f
+    vzeroupper
+    testl   $VECTOR_CLEAR_AVX512, %gs:GC_VECTOR_CLEAR
+    jz      9f
+.irp number, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    vpxord  %zmm\number, %zmm\number, %zmm\number
+.endr
+.irp number, 0, 1, 2, 3, 4, 5, 6, 7
+    kxorw   %k\number, %k\number, %k\number
+.endr
+9:
+.endm

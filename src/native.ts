@@ -113,6 +113,15 @@ export interface NativeDomain {
   recordSyscalls(on: boolean): void;
   /** System calls seen since the last take: all of them while recording, and the denials. */
   takeSyscalls(): { events: NativeSyscallEvent[]; denials: NativeSyscallEvent[] };
+  /**
+   * Test only, isolation 'none': fills the vector registers, then calls
+   * `entry` with and without the gate's clearing; level 0 means no AVX.
+   */
+  selftestVectorClearing(entry: number): {
+    level: number;
+    dirtyWithClearing?: number;
+    dirtyWithoutClearing?: number;
+  };
   /** Test only, isolation 'none': a SIGUSR1 handler tries to re-enter during a call. */
   selftestReentryFromSignal(entry: number): {
     handled: boolean;

@@ -131,6 +131,17 @@ describe("domains with isolation 'none'", () => {
     expectHostStateRestored(target);
   });
 
+  test('host values in YMM upper halves, ZMM16-31 and mask registers do not reach the domain', () => {
+    const { domain, fn } = target;
+    const report = withNativeDomain(domain, (native) =>
+      native.selftestVectorClearing(fn.vectorRegistersDirty),
+    );
+    // Every x86-64 CPU keycell runs on has AVX (Skylake-SP and later).
+    expect(report.level).toBeGreaterThan(0);
+    expect(report.dirtyWithoutClearing).toBe(1);
+    expect(report.dirtyWithClearing).toBe(0);
+  });
+
   test('domain code reads and writes its own memory', () => {
     const { domain, fn } = target;
     protectDomainPages(domain, DATA, 4096, Protection.readWrite);
