@@ -486,6 +486,19 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
     return fault;
   }
 
+  // Reads the entry argument of a self-test, which runs only in an open
+  // 'none' domain at an executable entry; false after throwing otherwise.
+  bool ReadSelftestEntry(const Napi::CallbackInfo& info, uint64_t* entry) {
+    Napi::Env env = info.Env();
+    if (!Usable(env) || !ReadOffset(info, 0, "entry", entry)) return false;
+    if (pku_ || !memory_.IsExecutable(*entry)) {
+      Napi::TypeError::New(env, "needs an open 'none' domain and an executable entry")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
+
   // selftestReentryFromSignal(entry): for tests of isolation 'none' only.
   // Lets SIGUSR1 through during one call of `entry`, which must raise SIGUSR1
   // on its own thread; the handler tries to enter this domain again. Returns
@@ -495,12 +508,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   Napi::Value SelftestReentryFromSignal(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t entry;
-    if (!Usable(env) || !ReadOffset(info, 0, "entry", &entry)) return env.Undefined();
-    if (pku_ || !memory_.IsExecutable(entry)) {
-      Napi::TypeError::New(env, "needs an open 'none' domain and an executable entry")
-          .ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!ReadSelftestEntry(info, &entry)) return env.Undefined();
 
     static const uint64_t kNoArgs[6] = {};
     static const double kNoFloatArgs[6] = {};
@@ -554,12 +562,7 @@ class NativeDomain : public Napi::ObjectWrap<NativeDomain> {
   Napi::Value SelftestVectorClearing(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t entry;
-    if (!Usable(env) || !ReadOffset(info, 0, "entry", &entry)) return env.Undefined();
-    if (pku_ || !memory_.IsExecutable(entry)) {
-      Napi::TypeError::New(env, "needs an open 'none' domain and an executable entry")
-          .ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (!ReadSelftestEntry(info, &entry)) return env.Undefined();
     const uint32_t level = block_->gate.vector_clear;
     Napi::Object report = Napi::Object::New(env);
     report.Set("level", Napi::Number::New(env, level));
