@@ -3,7 +3,6 @@
 // system calls that change nothing in the process.
 #include <cpuid.h>
 #include <napi.h>
-#include <pthread.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -44,36 +43,13 @@ Leaf7 ReadLeaf7() {
 #define HWCAP2_FSGSBASE (1 << 1)
 #endif
 
-// Syscall User Dispatch exists from Linux 5.11; switching it off fails with
-// EINVAL on kernels that do not know the prctl option. The switch acts on the
-// calling thread only, so it is made on a thread of its own: on a thread that
-// has entered a domain it would turn off the trapping of domain code's raw
-// system calls.
+// Syscall User Dispatch exists from Linux 5.11. Switching it off is harmless
+// and fails with EINVAL on kernels that do not know the prctl option.
 Napi::Value ProbeSyscallUserDispatch(Napi::Env env) {
-  struct Outcome {
-    int rc = -1;
-    int error = 0;
-  } outcome;
-  pthread_t prober;
-  int created = pthread_create(
-      &prober, nullptr,
-      [](void* data) -> void* {
-        auto* out = static_cast<Outcome*>(data);
-        out->rc = prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
-        out->error = errno;
-        return nullptr;
-      },
-      &outcome);
-  if (created == 0) {
-    pthread_join(prober, nullptr);
-  } else {
-    outcome.error = created;
-  }
-
   Napi::Object result = Napi::Object::New(env);
-  result.Set("supported", Napi::Boolean::New(env, outcome.rc == 0));
-  result.Set("error",
-             outcome.rc == 0 ? env.Null() : Napi::String::New(env, strerror(outcome.error)));
+  int rc = prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+  result.Set("supported", Napi::Boolean::New(env, rc == 0));
+  result.Set("error", rc == 0 ? env.Null() : Napi::String::New(env, strerror(errno)));
   return result;
 }
 

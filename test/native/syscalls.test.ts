@@ -9,7 +9,6 @@ import { beforeAll, describe, expect, test } from 'vitest';
 
 import { Domain, type SyscallEvent } from '../../src/domain.js';
 import { PolicyViolation, SandboxFault } from '../../src/errors.js';
-import { native } from '../../src/native.js';
 import { PolicyError } from '../../src/policy/index.js';
 import { domainPool } from '../support/domain-pool.js';
 import { buildLoaderFixtures, type LoaderFixtures } from '../support/loader-fixtures.js';
@@ -50,28 +49,6 @@ describe('libsodium through the syscall gate', () => {
     expect(events.map((event) => event.syscall)).toContain('getrandom');
     expect(events.every((event) => !event.allowed)).toBe(true);
     expect(events.map((event) => event.syscall)).toContain('openat');
-  });
-});
-
-describe('raw system calls', () => {
-  test('stay trapped after keycell doctor probed Syscall User Dispatch on this thread', async () => {
-    const target = await domain({ policy: 'no-network' });
-    const library = await target.load(fixtures.rawSyscalls);
-    const raw = library.func(
-      'long raw_syscall(long nr, long a1, long a2, long a3, long a4, long a5)',
-    );
-    const SYS_SOCKET = 41;
-    const AF_INET = 2;
-    const SOCK_STREAM = 1;
-    expect(raw(SYS_SOCKET, AF_INET, SOCK_STREAM, 0, 0, 0)).toBe(-EPERM);
-
-    // The probe switches Syscall User Dispatch off to see whether the kernel
-    // has it; on this thread that would let raw system calls through.
-    expect(native().probe().syscallUserDispatch.supported).toBe(true);
-    const events: SyscallEvent[] = [];
-    target.on('syscall', (event: SyscallEvent) => events.push(event));
-    expect(raw(SYS_SOCKET, AF_INET, SOCK_STREAM, 0, 0, 0)).toBe(-EPERM);
-    expect(events.map((event) => [event.syscall, event.allowed])).toEqual([['socket', false]]);
   });
 });
 
