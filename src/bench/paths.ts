@@ -63,12 +63,22 @@ export async function koffiPath(): Promise<CallPath | UnavailablePath> {
   };
 }
 
-/** Returns why isolation 'pku' cannot run here, or null when it can. */
+let pkuReason: string | null | undefined;
+
+/**
+ * Returns why isolation 'pku' cannot run here, or null when it can. The
+ * machine is probed once: the probe allocates every free key, and it switches
+ * Syscall User Dispatch off on this thread, which after the first domain call
+ * would let the trapped-syscall rows run untrapped. `keycell bench` asks
+ * before it opens any domain.
+ */
 export function pkuUnavailableReason(): string | null {
+  if (pkuReason !== undefined) return pkuReason;
   const { cpu } = native().probe();
-  if (!cpu.pku) return 'this CPU has no protection keys (no pku flag)';
-  if (!cpu.ospke) return 'the kernel has not enabled protection keys (no ospke flag)';
-  return null;
+  if (!cpu.pku) pkuReason = 'this CPU has no protection keys (no pku flag)';
+  else if (!cpu.ospke) pkuReason = 'the kernel has not enabled protection keys (no ospke flag)';
+  else pkuReason = null;
+  return pkuReason;
 }
 
 /**
